@@ -1,0 +1,43 @@
+/**
+ * The module registry: every module underlay knows, by name. The loader validates each
+ * task against these schemas; the engine runs them; the JSON Schema of the playbook format
+ * is generated from them.
+ */
+import { assert } from './assert.js';
+import { command, shell } from './command.js';
+import { debug } from './debug.js';
+import { fail } from './fail.js';
+import { meta } from './meta.js';
+import { set_fact } from './set_fact.js';
+import type { ModuleDef } from './types.js';
+
+const all: ModuleDef<any, any>[] = [assert, command, debug, fail, meta, set_fact, shell];
+
+const byName = new Map<string, ModuleDef>();
+for (const m of all) byName.set(m.name, m as ModuleDef);
+
+/** Prefixes Ansible users write before a module name (`ansible.builtin.command`). */
+const PREFIXES = ['ansible.builtin.', 'ansible.legacy.', 'underlay.'];
+
+export function lookupModule(name: string): ModuleDef | undefined {
+  const direct = byName.get(name);
+  if (direct) return direct;
+  for (const p of PREFIXES) {
+    if (name.startsWith(p)) return byName.get(name.slice(p.length));
+  }
+  return undefined;
+}
+
+export function moduleNames(): string[] {
+  return [...byName.keys()].sort();
+}
+
+export function allModules(): ModuleDef[] {
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Adds modules (used as modules grow; names must be unique). */
+export function registerModule(def: ModuleDef<any, any>): void {
+  if (byName.has(def.name)) throw new Error(`module ${def.name} registered twice`);
+  byName.set(def.name, def as ModuleDef);
+}

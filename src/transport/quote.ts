@@ -1,0 +1,66 @@
+/**
+ * The one way a remote command is built. Target shell: POSIX `sh` (dash on Debian/Ubuntu).
+ *
+ * - `quote(value)` quotes one word: `'...'` with embedded quotes as `'\''`.
+ * - `sh\`ip link show ${dev}\`` is a tagged template: every interpolated value is quoted;
+ *   an array becomes several quoted words; a `Raw` value (from `raw()`, or another `sh`
+ *   command) is inserted as it is.
+ * - `join(cmds, op)` joins commands with `&&`, `;`, `||` or `|`.
+ */
+
+/** A piece of shell that is already safe (built by `sh`, or a literal operator). */
+export class ShellCommand {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** Marks literal shell text as safe. Only for constants written in our own source. */
+export function raw(text: string): ShellCommand {
+  return new ShellCommand(text);
+}
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Quotes one word for POSIX sh. Never returns an empty string. */
+export function quote(value: string | number | boolean): string {
+  const s = String(value);
+  if (s === '') return "''";
+  if (SAFE.test(s)) return s;
+  if (s.includes('\0')) throw new TypeError('a shell word cannot contain a NUL byte');
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export type ShellValue = string | number | boolean | ShellCommand | readonly (string | number | ShellCommand)[];
+
+function render(v: ShellValue): string {
+  if (v instanceof ShellCommand) return v.text;
+  if (Array.isArray(v)) return v.map((x) => render(x as ShellValue)).join(' ');
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return quote(v);
+  throw new TypeError(`cannot put a ${typeof v} into a shell command`);
+}
+
+/** Tagged template: `sh\`cmd ${arg}\`` with every value quoted. */
+export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): ShellCommand {
+  let out = strings[0] ?? '';
+  values.forEach((v, i) => {
+    out += render(v) + (strings[i + 1] ?? '');
+  });
+  return new ShellCommand(out);
+}
+
+/** Builds a command from argv words, each quoted. */
+export function argv(words: readonly (string | number)[]): ShellCommand {
+  return new ShellCommand(words.map((w) => quote(w)).join(' '));
+}
+
+/** Joins commands with a shell operator. */
+export function join(cmds: readonly ShellCommand[], op: '&&' | ';' | '||' | '|' = '&&'): ShellCommand {
+  return new ShellCommand(cmds.map((c) => c.text).join(` ${op} `));
+}
+
+/** `sh -c 'cmd'` as one quoted word: for running a whole command under sudo or timeout. */
+export function subshell(cmd: ShellCommand): ShellCommand {
+  return sh`sh -c ${cmd.text}`;
+}
