@@ -663,6 +663,7 @@ class Loader {
       module: def.name,
       args,
       argsOwner,
+      argsLoc: locOf(t, moduleKey),
       when: [...ctx.when, ...when],
       loop,
       loopVar,

@@ -30,6 +30,8 @@ export interface Task {
   args: Record<string, unknown>;
   /** The object the args came from (for positions of templated values). */
   argsOwner: object;
+  /** Where the module's parameters start (for free-form text). */
+  argsLoc: SourceLoc | undefined;
   when: Condition[];
   loop: unknown;
   loopVar: string;

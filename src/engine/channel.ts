@@ -1,0 +1,107 @@
+/**
+ * What the engine needs of a host: run commands, move files. The SSH connection
+ * (src/transport/connection.ts) provides it; so does the controller itself, for
+ * `delegate_to: localhost` and hosts with `ansible_connection: local`.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import type { ExecResult } from '../modules/types.js';
+import type { ShellCommand } from '../transport/quote.js';
+
+export interface ChannelRunOptions {
+  timeoutMs?: number;
+  become?: boolean;
+  stdin?: string | Buffer;
+}
+
+export interface HostChannel {
+  run(cmd: ShellCommand, opts?: ChannelRunOptions): Promise<ExecResult>;
+  runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]>;
+  upload(remotePath: string, content: string | Buffer, opts?: { mode?: number; owner?: string; group?: string; become?: boolean }): Promise<void>;
+  readFile(remotePath: string, opts?: { become?: boolean; maxBytes?: number }): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
+
+/** The controller itself, through /bin/sh. */
+export class LocalChannel implements HostChannel {
+  async run(cmd: ShellCommand, opts: ChannelRunOptions = {}): Promise<ExecResult> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const child = spawn('/bin/sh', ['-c', cmd.text], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer =
+        opts.timeoutMs !== undefined
+          ? setTimeout(() => {
+              timedOut = true;
+              child.kill('SIGKILL');
+            }, opts.timeoutMs)
+          : undefined;
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.stdin ?? '');
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({
+          command: cmd.text,
+          exitCode: code ?? (signal ? 128 + 9 : 255),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+          durationMs: Date.now() - started,
+          ...(timedOut ? { timedOut } : {}),
+        });
+      });
+    });
+  }
+
+  async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]> {
+    const out: ExecResult[] = [];
+    for (const c of cmds) out.push(await this.run(c, opts));
+    return out;
+  }
+
+  async upload(path: string, content: string | Buffer, opts: { mode?: number; owner?: string; group?: string } = {}): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = join(dirname(path), `.${basename(path)}.underlay-${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(tmp, content, { mode: opts.mode ?? 0o644 });
+      if (opts.mode !== undefined) await chmod(tmp, opts.mode);
+      if (opts.owner !== undefined || opts.group !== undefined) {
+        const uid = opts.owner !== undefined ? await idOf('-u', opts.owner) : -1;
+        const gid = opts.group !== undefined ? await idOf('-g', opts.group) : -1;
+        await chown(tmp, uid, gid);
+      }
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async readFile(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer | null> {
+    try {
+      const b = await readFile(path);
+      return opts.maxBytes !== undefined ? b.subarray(0, opts.maxBytes) : b;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function idOf(flag: '-u' | '-g', name: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const text = await new Promise<string>((resolve, reject) => {
+    const c = spawn(flag === '-u' ? 'id' : 'getent', flag === '-u' ? ['-u', name] : ['group', name]);
+    let s = '';
+    c.stdout.on('data', (d: Buffer) => (s += d.toString()));
+    c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`no such ${flag === '-u' ? 'user' : 'group'} '${name}'`))));
+  });
+  return flag === '-u' ? Number(text.trim()) : Number(text.split(':')[2]);
+}

@@ -1,0 +1,398 @@
+/**
+ * One task on one host: `when`, `loop`, templating of the parameters, the module's
+ * observe -> decide, the engine applying the decided actions (never in check mode),
+ * `retries`/`until`, `changed_when`/`failed_when`, `register`, `notify`, and the events.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { formatLoc, inputErrorsOf, UnderlayError, UnreachableError } from '../errors.js';
+import { evaluateCondition } from '../expr/index.js';
+import type { Inventory } from '../inventory/index.js';
+import { checkParams } from '../modules/params.js';
+import { lookupModule } from '../modules/registry.js';
+import type { Decision, ExecResult, ModuleDef, ObserveContext } from '../modules/types.js';
+import type { Condition, Play, Task } from '../playbook/model.js';
+import { renderValue } from '../vars/precedence.js';
+import type { Secrets } from '../vars/secrets.js';
+import { renderTemplateFile } from '../vars/template.js';
+import { isPlainObject } from '../yamlsrc.js';
+import type { HostChannel } from './channel.js';
+import type { EventBus, HostStatus } from './events.js';
+import { OMIT } from './hostvars.js';
+
+export interface HostState {
+  /** Registered results and set_fact values: the "host facts" precedence layer. */
+  facts: Record<string, unknown>;
+  failed: boolean;
+  unreachable: boolean;
+  /** `meta: end_host` for the current play. */
+  ended: boolean;
+  /** Handler names/topics notified and not yet run. */
+  notified: Set<string>;
+}
+
+export interface TaskOutcome {
+  status: HostStatus;
+  changed: boolean;
+  registered?: unknown;
+  facts?: Record<string, unknown>;
+}
+
+export interface ExecInput {
+  play: Play;
+  task: Task;
+  title: string;
+  host: string;
+  vars: Record<string, unknown>;
+  state: HostState;
+  check: boolean;
+  diff: boolean;
+  secrets: Secrets;
+  channel: (host: string) => Promise<HostChannel>;
+  inventory: Inventory;
+  bus: EventBus;
+}
+
+interface Attempt {
+  status: HostStatus;
+  result: Record<string, unknown>;
+  changed: boolean;
+  facts?: Record<string, unknown>;
+  unpredictable?: boolean;
+  diff?: Decision['diff'];
+  msg?: string;
+}
+
+const TAIL = 20;
+
+function tail(text: string, lines = TAIL): string {
+  const all = text.replace(/\n$/, '').split('\n');
+  return all.slice(-lines).join('\n');
+}
+
+function errMessage(e: unknown): string {
+  const inputs = inputErrorsOf(e);
+  if (inputs.length > 0) return inputs.map((x) => x.message).join('\n');
+  if (e instanceof UnderlayError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Layers extra names over a vars view without copying it. */
+function overlay(vars: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  return new Proxy(vars, {
+    get(target, key) {
+      if (typeof key === 'string' && Object.prototype.hasOwnProperty.call(extra, key)) return extra[key];
+      return Reflect.get(target, key);
+    },
+    has(target, key) {
+      return (typeof key === 'string' && key in extra) || Reflect.has(target, key);
+    },
+    getOwnPropertyDescriptor(target, key) {
+      if (typeof key === 'string' && Object.prototype.hasOwnProperty.call(extra, key)) {
+        return { value: extra[key], writable: false, enumerable: true, configurable: true };
+      }
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+    ownKeys(target) {
+      return [...new Set([...Reflect.ownKeys(target), ...Object.keys(extra)])];
+    },
+  });
+}
+
+function conditionsHold(conds: Condition[], vars: Record<string, unknown>): { ok: true; value: boolean; failed?: Condition } | { ok: false; error: string } {
+  for (const c of conds) {
+    try {
+      if (!evaluateCondition(c.expr, vars)) return { ok: true, value: false, failed: c };
+    } catch (e) {
+      return { ok: false, error: `${c.loc ? formatLoc(c.loc) + ': ' : ''}error evaluating '${c.src}': ${errMessage(e)}` };
+    }
+  }
+  return { ok: true, value: true };
+}
+
+function stripOmit(v: unknown): unknown {
+  if (Array.isArray(v)) return v.filter((x) => x !== OMIT).map(stripOmit);
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (x !== OMIT) out[k] = stripOmit(x);
+    return out;
+  }
+  return v;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
+  const { task, state } = x;
+  const started = Date.now();
+  const def = lookupModule(task.module)!;
+  const emit = (status: HostStatus, a: Partial<Attempt> & { result?: Record<string, unknown> }, extra: { item?: string; durationMs: number; ignored?: boolean }) => {
+    const hidden = task.noLog || x.play.noLog;
+    const result = hidden ? undefined : (x.secrets.maskDeep(a.result ?? {}) as Record<string, unknown>);
+    const msg = hidden ? (status === 'failed' ? 'the output has been hidden due to no_log: true' : undefined) : a.msg !== undefined ? x.secrets.mask(a.msg) : undefined;
+    x.bus.emit({
+      type: 'host_result',
+      play: x.play.name,
+      task: x.title,
+      taskId: task.id,
+      host: x.host,
+      ...(task.delegateTo !== undefined ? { delegatedTo: String(renderSafe(task.delegateTo, x.vars)) } : {}),
+      status,
+      changed: Boolean(a.changed),
+      ...(extra.ignored ? { ignored: true } : {}),
+      ...(msg !== undefined ? { msg } : {}),
+      ...(x.diff && a.diff && a.diff.length > 0 && !hidden ? { diff: x.secrets.maskDeep(a.diff) } : {}),
+      ...(extra.item !== undefined ? { item: x.secrets.mask(extra.item) } : {}),
+      durationMs: extra.durationMs,
+      ...(result ? { result } : {}),
+      ...(a.unpredictable ? { unpredictable: true } : {}),
+    });
+  };
+
+  let outcome: { status: HostStatus; changed: boolean; registered: Record<string, unknown>; facts?: Record<string, unknown> };
+  if (task.loop !== undefined) {
+    // when is evaluated per item, as in Ansible
+    let items: unknown;
+    try {
+      items = renderValue(task.loop, x.vars);
+    } catch (e) {
+      items = e;
+    }
+    if (!Array.isArray(items)) {
+      const msg = items instanceof Error ? errMessage(items) : `${formatLoc(task.loc)}: loop must give a list, got ${typeof items}`;
+      outcome = { status: 'failed', changed: false, registered: { failed: true, changed: false, msg } };
+      emit('failed', { msg, result: outcome.registered }, { durationMs: Date.now() - started });
+    } else {
+      const results: Record<string, unknown>[] = [];
+      let anyChanged = false;
+      let anyFailed = false;
+      let allSkipped = items.length > 0;
+      let unreachable = false;
+      const facts: Record<string, unknown> = {};
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        const itemVars = overlay(x.vars, { [task.loopVar]: item, ansible_loop_var: task.loopVar, ansible_loop: { index: i + 1, index0: i, first: i === 0, last: i === items.length - 1, length: items.length }, ...facts });
+        const t0 = Date.now();
+        const a = await once(x, def, itemVars);
+        const label = task.loopLabel !== undefined ? String(renderSafe(task.loopLabel, itemVars)) : typeof item === 'string' ? item : JSON.stringify(item);
+        results.push({ ...a.result, [task.loopVar]: item, ansible_loop_var: task.loopVar });
+        if (a.facts) Object.assign(facts, a.facts);
+        emit(a.status, a, { item: label, durationMs: Date.now() - t0, ...(a.status === 'failed' && task.ignoreErrors ? { ignored: true } : {}) });
+        if (a.changed) anyChanged = true;
+        if (a.status === 'failed') anyFailed = true;
+        if (a.status !== 'skipped') allSkipped = false;
+        if (a.status === 'unreachable') {
+          unreachable = true;
+          break;
+        }
+      }
+      const status: HostStatus = unreachable ? 'unreachable' : anyFailed ? 'failed' : allSkipped ? 'skipped' : anyChanged ? 'changed' : 'ok';
+      const registered: Record<string, unknown> = {
+        changed: anyChanged,
+        failed: anyFailed,
+        ...(allSkipped ? { skipped: true } : {}),
+        msg: anyFailed ? 'One or more items failed' : 'All items completed',
+        results,
+      };
+      outcome = { status, changed: anyChanged, registered, ...(Object.keys(facts).length > 0 ? { facts } : {}) };
+      emit(status, { changed: anyChanged, result: { changed: anyChanged, failed: anyFailed, msg: registered['msg'] }, msg: String(registered['msg']) }, { durationMs: Date.now() - started, ...(anyFailed && task.ignoreErrors ? { ignored: true } : {}) });
+    }
+  } else {
+    const a = await once(x, def, x.vars);
+    outcome = { status: a.status, changed: a.changed, registered: a.result, ...(a.facts ? { facts: a.facts } : {}) };
+    emit(a.status, a, { durationMs: Date.now() - started, ...(a.status === 'failed' && task.ignoreErrors ? { ignored: true } : {}) });
+  }
+
+  // fold into the host's state
+  if (task.register) state.facts[task.register] = outcome.registered;
+  if (outcome.facts) Object.assign(state.facts, outcome.facts);
+  if (outcome.changed && outcome.status !== 'failed') for (const n of task.notify) state.notified.add(String(renderSafe(n, x.vars)));
+  if (outcome.status === 'unreachable') state.unreachable = true;
+  else if (outcome.status === 'failed' && !task.ignoreErrors) state.failed = true;
+  return { status: outcome.status, changed: outcome.changed, registered: outcome.registered, ...(outcome.facts ? { facts: outcome.facts } : {}) };
+}
+
+function renderSafe(v: unknown, vars: Record<string, unknown>): unknown {
+  try {
+    return renderValue(v, vars);
+  } catch {
+    return v;
+  }
+}
+
+/** `when`, then the attempts (`until`/`retries`). */
+async function once(x: ExecInput, def: ModuleDef, vars: Record<string, unknown>): Promise<Attempt> {
+  const { task } = x;
+  if (task.when.length > 0) {
+    const w = conditionsHold(task.when, vars);
+    if (!w.ok) return { status: 'failed', changed: false, msg: w.error, result: { failed: true, changed: false, msg: w.error } };
+    if (!w.value) {
+      return {
+        status: 'skipped',
+        changed: false,
+        msg: `skipped: ${w.failed?.src} is false`,
+        result: { changed: false, skipped: true, skip_reason: 'Conditional result was False', false_condition: w.failed?.src },
+      };
+    }
+  }
+  const attempts = task.until ? task.retries + 1 : 1;
+  let last: Attempt | undefined;
+  for (let n = 1; n <= attempts; n++) {
+    last = await attempt(x, def, vars);
+    if (last.status === 'unreachable' || !task.until) return last;
+    const scope = task.register ? overlay(vars, { [task.register]: last.result }) : vars;
+    const u = conditionsHold(task.until, scope);
+    if (!u.ok) return { ...last, status: 'failed', msg: u.error, result: { ...last.result, failed: true, msg: u.error } };
+    last.result['attempts'] = n;
+    if (u.value) return last;
+    if (n < attempts) await sleep(task.delaySeconds * 1000);
+  }
+  const msg = `${task.until?.map((c) => c.src).join(' and ')} still false after ${attempts} attempts${last?.msg ? `: ${last.msg}` : ''}`;
+  return { ...(last as Attempt), status: 'failed', msg, result: { ...last!.result, failed: true, msg } };
+}
+
+function searchPath(x: ExecInput, kind: 'files' | 'templates'): string[] {
+  const dirs = [join(x.task.baseDir, kind), join(x.play.baseDir, kind), join(x.play.baseDir, '..', kind)];
+  return [...new Set(dirs.map((d) => resolvePath(d)))];
+}
+
+function findLocal(x: ExecInput, kind: 'files' | 'templates', path: string): string {
+  if (isAbsolute(path)) return path;
+  const dirs = searchPath(x, kind);
+  for (const d of dirs) {
+    const p = join(d, path);
+    if (existsSync(p)) return p;
+  }
+  const fromPlaybook = join(x.play.baseDir, path);
+  if (existsSync(fromPlaybook)) return fromPlaybook;
+  throw new Error(`${kind.slice(0, -1)} '${path}' not found (looked in ${dirs.join(', ')})`);
+}
+
+/** One attempt: template the parameters, observe, decide, apply. */
+async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknown>): Promise<Attempt> {
+  const { task } = x;
+  const fail = (msg: string, result: Record<string, unknown> = {}): Attempt => ({ status: 'failed', changed: false, msg, result: { ...result, failed: true, changed: false, msg } });
+  let params: Record<string, unknown>;
+  let target = x.host;
+  try {
+    const rendered = stripOmit(renderValue(task.args, vars)) as Record<string, unknown>;
+    if (def.name === 'set_fact') params = rendered;
+    else {
+      const checked = checkParams(def, rendered, { loadTime: false, loc: task.loc });
+      if (checked.errors.length > 0) return fail(checked.errors.map((e) => e.message).join('\n'));
+      params = checked.params;
+    }
+    if (task.delegateTo !== undefined) target = String(renderValue(task.delegateTo, vars));
+  } catch (e) {
+    return fail(errMessage(e));
+  }
+  const become = task.become ?? x.play.become;
+  let channel: HostChannel | undefined;
+  const getChannel = async (): Promise<HostChannel> => {
+    if (!channel) channel = await x.channel(target);
+    return channel;
+  };
+  try {
+    let observed: unknown;
+    if (!def.local && def.observe) {
+      const ch = await getChannel();
+      const ctx: ObserveContext = {
+        host: target,
+        run: (cmd, o) => ch.run(cmd, { become, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
+        runBatch: (cmds) => ch.runBatch(cmds, { become }),
+        readFile: (path, o) => ch.readFile(path, { become, ...(o ?? {}) }),
+        readLocal: async (kind, path) => {
+          const p = findLocal(x, kind, path);
+          return { path: p, content: await readFile(p) };
+        },
+        renderTemplate: async (path) => {
+          const p = findLocal(x, 'templates', path);
+          return { path: p, content: renderTemplateFile(p, vars) };
+        },
+        checkMode: x.check,
+        vars,
+      };
+      observed = await def.observe(ctx, params);
+    }
+    const decision = def.decide(params, observed, { checkMode: x.check, vars });
+    if (decision.failed !== undefined) return { ...fail(decision.failed, decision.result ?? {}), ...(decision.diff ? { diff: decision.diff } : {}) };
+    let result: Record<string, unknown> = { ...(decision.result ?? {}) };
+    let changed = decision.changed;
+    if (x.check && decision.unpredictable && decision.actions.length > 0) {
+      return {
+        status: 'skipped',
+        changed: false,
+        unpredictable: true,
+        msg: `check mode: cannot predict the outcome of ${def.name} (${decision.msg ?? 'it would run'})`,
+        result: { ...result, changed: false, skipped: true, msg: 'check mode: not run' },
+      };
+    }
+    if (!x.check && decision.actions.length > 0) {
+      const ch = await getChannel();
+      const outs: ExecResult[] = [];
+      for (const action of decision.actions) {
+        if (action.kind === 'upload') {
+          await ch.upload(action.path, action.content, { become, ...(action.mode !== undefined ? { mode: action.mode } : {}), ...(action.owner !== undefined ? { owner: action.owner } : {}), ...(action.group !== undefined ? { group: action.group } : {}) });
+          continue;
+        }
+        const timeoutMs = action.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
+        const r = await ch.run(action.cmd, { become, ...(action.stdin !== undefined ? { stdin: action.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        outs.push(r);
+        const okCodes = action.okCodes ?? [0];
+        if (!okCodes.includes(r.exitCode)) {
+          const finished = decision.finish ? decision.finish(outs) : {};
+          const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
+          const stderrTail = tail(r.stderr || r.stdout);
+          const msg = `${action.describe}: ${why}${stderrTail ? `\n${stderrTail}` : ''}`;
+          result = { ...result, ...finished, rc: r.exitCode, cmd: action.describe, stderr: r.stderr, stdout: r.stdout };
+          return applyOverrides(x, vars, { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } });
+        }
+      }
+      if (decision.finish) result = { ...result, ...decision.finish(outs) };
+    }
+    const msg = decision.msg;
+    result = { ...result, changed, failed: false, ...(msg !== undefined && result['msg'] === undefined ? { msg } : {}) };
+    if (x.diff && decision.diff) result['diff'] = decision.diff;
+    return applyOverrides(x, vars, {
+      status: changed ? 'changed' : 'ok',
+      changed,
+      result,
+      ...(msg !== undefined ? { msg } : {}),
+      ...(decision.facts ? { facts: decision.facts } : {}),
+      ...(decision.diff ? { diff: decision.diff } : {}),
+    });
+  } catch (e) {
+    if (e instanceof UnreachableError) {
+      return { status: 'unreachable', changed: false, msg: e.message, result: { unreachable: true, changed: false, msg: e.message } };
+    }
+    return fail(errMessage(e));
+  }
+}
+
+/** changed_when / failed_when, seeing the result under the register name. */
+function applyOverrides(x: ExecInput, vars: Record<string, unknown>, a: Attempt): Attempt {
+  const { task } = x;
+  if (!task.changedWhen && !task.failedWhen) return a;
+  const scope = overlay(vars, task.register ? { [task.register]: a.result } : {});
+  let { changed, status } = a;
+  let msg = a.msg;
+  if (task.changedWhen) {
+    const c = conditionsHold(task.changedWhen, scope);
+    if (!c.ok) return { ...a, status: 'failed', msg: c.error, result: { ...a.result, failed: true, msg: c.error } };
+    changed = c.value;
+  }
+  if (task.failedWhen) {
+    const f = conditionsHold(task.failedWhen, scope);
+    if (!f.ok) return { ...a, status: 'failed', msg: f.error, result: { ...a.result, failed: true, msg: f.error } };
+    if (f.value) {
+      status = 'failed';
+      msg = `failed_when: ${task.failedWhen.map((c) => c.src).join(' and ')}${a.msg ? ` (${a.msg})` : ''}`;
+    } else if (status === 'failed') {
+      status = 'ok';
+      msg = undefined;
+    }
+  }
+  if (status !== 'failed') status = changed ? 'changed' : 'ok';
+  return { ...a, status, changed, ...(msg !== undefined ? { msg } : { msg: undefined }), result: { ...a.result, changed, failed: status === 'failed' } };
+}
