@@ -1,5 +1,4 @@
 /** `underlay run PLAYBOOK -i INVENTORY [options]` */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, InputError, PatternError } from '../errors.js';
 import { LocalChannel, type HostChannel } from '../engine/channel.js';
@@ -122,7 +121,7 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
       ...(c.port !== undefined ? { port: c.port } : {}),
       ...(c.user !== undefined ? { user: c.user } : {}),
       ...(c.privateKeyFile !== undefined ? { privateKeyFile: c.privateKeyFile } : {}),
-      knownHostsFiles: files.length > 0 ? files : [join(homedir(), '.ssh', 'known_hosts')],
+      ...(files.length > 0 ? { knownHostsFiles: files } : {}),
       acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
       ...(typeof hv['ansible_become_password'] === 'string' ? { becomePassword: hv['ansible_become_password'] } : {}),
     });

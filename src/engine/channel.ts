@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import type { ExecResult } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
@@ -65,7 +65,6 @@ export class LocalChannel implements HostChannel {
   }
 
   async upload(path: string, content: string | Buffer, opts: { mode?: number; owner?: string; group?: string } = {}): Promise<void> {
-    await mkdir(dirname(path), { recursive: true });
     const tmp = join(dirname(path), `.${basename(path)}.underlay-${randomBytes(6).toString('hex')}`);
     try {
       await writeFile(tmp, content, { mode: opts.mode ?? 0o644 });

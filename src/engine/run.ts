@@ -273,6 +273,7 @@ class Run {
             diff: task.diff ?? Boolean(this.opts.diff),
             secrets: this.opts.secrets,
             channel: (target) => this.channel(target),
+            openFresh: (target) => this.opts.connect(target),
             inventory: this.opts.inventory,
             bus: this.opts.bus,
           });

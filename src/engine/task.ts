@@ -18,6 +18,7 @@ import type { Secrets } from '../vars/secrets.js';
 import { renderTemplateFile } from '../vars/template.js';
 import { isPlainObject } from '../yamlsrc.js';
 import type { HostChannel } from './channel.js';
+import type { ShellCommand } from '../transport/quote.js';
 import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
 
@@ -50,6 +51,8 @@ export interface ExecInput {
   diff: boolean;
   secrets: Secrets;
   channel: (host: string) => Promise<HostChannel>;
+  /** A new connection, not shared (the caller closes it). */
+  openFresh: (host: string) => Promise<HostChannel>;
   inventory: Inventory;
   bus: EventBus;
 }
@@ -332,6 +335,15 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       const ch = await getChannel();
       const outs: ExecResult[] = [];
       for (const action of decision.actions) {
+        if (action.kind === 'confirm') {
+          const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
+          outs.push(r);
+          if (r.exitCode !== 0) {
+            const msg = `${action.describe}: not confirmed over a new connection within ${action.timeoutMs} ms${r.stderr ? `\n${tail(r.stderr)}` : ''}`;
+            return { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } };
+          }
+          continue;
+        }
         if (action.kind === 'upload') {
           await ch.upload(action.path, action.content, { become, ...(action.mode !== undefined ? { mode: action.mode } : {}), ...(action.owner !== undefined ? { owner: action.owner } : {}), ...(action.group !== undefined ? { group: action.group } : {}) });
           continue;
@@ -368,6 +380,26 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
     }
     return fail(errMessage(e));
   }
+}
+
+/** Opens a fresh connection (retrying until the deadline) and runs `cmd` on it. */
+async function confirmOverNewConnection(x: ExecInput, target: string, cmd: ShellCommand, timeoutMs: number, become: boolean): Promise<ExecResult> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    let ch: HostChannel | undefined;
+    try {
+      ch = await x.openFresh(target);
+      const left = Math.max(1000, deadline - Date.now());
+      return await ch.run(cmd, { become, timeoutMs: left });
+    } catch (e) {
+      lastError = errMessage(e);
+      await sleep(Math.min(500, Math.max(0, deadline - Date.now())));
+    } finally {
+      if (ch) await ch.close().catch(() => undefined);
+    }
+  }
+  return { command: cmd.text, exitCode: 255, stdout: '', stderr: lastError || 'no connection', durationMs: timeoutMs };
 }
 
 /** changed_when / failed_when, seeing the result under the register name. */

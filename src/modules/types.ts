@@ -58,6 +58,17 @@ export type Action =
       timeoutMs?: number;
     }
   | {
+      /**
+       * Runs `cmd` over a NEW connection to the host (not the one the task used): proof
+       * that the host is still reachable after a change to its network (e.g. ip_move).
+       * The engine retries opening the connection until `timeoutMs`; failure fails the task.
+       */
+      kind: 'confirm';
+      cmd: ShellCommand;
+      describe: string;
+      timeoutMs: number;
+    }
+  | {
       kind: 'upload';
       path: string;
       content: string | Buffer;
