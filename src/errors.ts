@@ -120,8 +120,16 @@ export class ErrorSink {
   get size(): number {
     return this.errors.length;
   }
-  /** Throws InputErrors when anything was collected. */
+  /** Throws InputErrors when anything was collected, in file order, then line and column. */
   throwIfAny(): void {
+    const fileOrder = new Map<string, number>();
+    for (const e of this.errors) if (e.loc && !fileOrder.has(e.loc.file)) fileOrder.set(e.loc.file, fileOrder.size);
+    const rank = (e: InputError): [number, number, number] => (e.loc ? [fileOrder.get(e.loc.file)!, e.loc.line, e.loc.col] : [-1, 0, 0]);
+    this.errors.sort((a, b) => {
+      const x = rank(a);
+      const y = rank(b);
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    });
     if (this.errors.length === 1) throw this.errors[0];
     if (this.errors.length > 1) throw new InputErrors(this.errors);
   }

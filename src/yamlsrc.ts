@@ -69,6 +69,35 @@ const vaultTag: ScalarTag = {
   resolve: (str) => new VaultText(str, undefined),
 };
 
+/**
+ * PyYAML's YAML 1.1 booleans (what Ansible sees): yes/no/true/false/on/off in three
+ * casings — but not y/n, which the YAML 1.1 spec lists and PyYAML leaves as strings.
+ */
+const pyTrue: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  identify: (v) => v === true,
+  test: /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/,
+  resolve: () => true,
+};
+const pyFalse: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  identify: (v) => v === false,
+  test: /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/,
+  resolve: () => false,
+};
+
+/** PyYAML needs a dot and a signed exponent: `1e3` stays a string there. */
+const pyFloatExp: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  identify: (v) => typeof v === 'number',
+  default: true,
+  format: 'EXP',
+  test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*[eE][-+][0-9]+$/,
+  resolve: (str) => Number.parseFloat(str.replace(/_/g, '')),
+};
+
 const unsafeTag: ScalarTag = {
   tag: '!unsafe',
   identify: () => false,
@@ -92,7 +121,17 @@ export function parseYamlDocuments(text: string, file: string): unknown[] {
     version: '1.1',
     merge: true,
     uniqueKeys: true,
-    customTags: [vaultTag, unsafeTag],
+    customTags: (tags) => [
+      ...tags.filter((t) => {
+        const tt = t as { tag?: string; format?: string };
+        return tt.tag !== 'tag:yaml.org,2002:bool' && !(tt.tag === 'tag:yaml.org,2002:float' && tt.format === 'EXP');
+      }),
+      pyFloatExp,
+      pyTrue,
+      pyFalse,
+      vaultTag,
+      unsafeTag,
+    ],
     prettyErrors: false,
   });
   const at = (offset: number): SourceLoc => {
@@ -139,7 +178,7 @@ export function parseYamlDocuments(text: string, file: string): unknown[] {
           if (!isPair(pair)) continue;
           const keyNode = pair.key as YamlNode | null;
           const rawKey = isScalar(keyNode) ? keyNode.value : convert(keyNode);
-          const key = rawKey === null || rawKey === undefined ? '' : String(rawKey);
+          const key = rawKey === null || rawKey === undefined ? '' : typeof rawKey === 'symbol' ? '<<' : String(rawKey);
           if (key === '<<') {
             // merge key: copy entries that are not already set
             const src = convert(pair.value);
@@ -148,8 +187,8 @@ export function parseYamlDocuments(text: string, file: string): unknown[] {
               if (m && typeof m === 'object' && !Array.isArray(m)) {
                 const mp = positions.get(m);
                 for (const [k, v] of Object.entries(m)) {
-                  if (!(k in obj)) {
-                    obj[k] = v;
+                  if (!Object.prototype.hasOwnProperty.call(obj, k)) {
+                    Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
                     const vl = mp?.values.get(k);
                     if (vl) pos.values.set(k, vl);
                     const kl = mp?.keys.get(k);
@@ -166,7 +205,7 @@ export function parseYamlDocuments(text: string, file: string): unknown[] {
           const valRange = (valNode as { range?: [number, number, number] } | null)?.range;
           if (valRange) pos.values.set(key, at(valRange[0]));
           else if (keyRange) pos.values.set(key, at(keyRange[0]));
-          obj[key] = convert(valNode);
+          Object.defineProperty(obj, key, { value: convert(valNode), enumerable: true, writable: true, configurable: true });
         }
         return obj;
       }

@@ -48,6 +48,7 @@ async function run(playbookYaml: string, opts: Partial<EngineOptions> = {}) {
   bus.on((e) => events.push(e));
   const result = await runPlaybook({ playbook, inventory, secrets, bus, connect: async () => new LocalChannel(), ...opts });
   const results = events.filter((e): e is HostResultEvent => e.type === 'host_result');
+  if (process.env['DEBUG_ENGINE']) for (const r of results) if (r.status === 'failed') console.log(r.task, r.host, r.msg);
   const of = (task: string) => Object.fromEntries(results.filter((r) => r.task === task && r.item === undefined).map((r) => [r.host, r.status]));
   return { result, events, results, of };
 }
@@ -123,7 +124,7 @@ describe('engine (linear strategy on local hosts)', () => {
       failed_when: r.rc not in [0, 3]
       changed_when: false
     - name: after
-      debug: msg=still here
+      debug: msg="still here"
 `);
     expect(result.exitCode).toBe(EXIT.HOST_FAILED);
     expect(of('fails on h2')).toEqual({ h1: 'changed', h2: 'failed', h3: 'changed' });
