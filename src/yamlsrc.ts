@@ -58,6 +58,27 @@ export function copyLoc(from: object, to: object): void {
   if (p) positions.set(to, p);
 }
 
+const sourceLines = new Map<string, string[] | null>();
+
+/**
+ * Where a scalar's text starts: one column after the opening quote of a quoted scalar.
+ * (Positions record where the YAML value starts, quote included.)
+ */
+export function contentLoc(loc: SourceLoc | undefined): SourceLoc | undefined {
+  if (!loc) return loc;
+  let lines = sourceLines.get(loc.file);
+  if (lines === undefined) {
+    try {
+      lines = readFileSync(loc.file, 'utf8').split('\n');
+    } catch {
+      lines = null;
+    }
+    sourceLines.set(loc.file, lines);
+  }
+  const ch = lines?.[loc.line - 1]?.[loc.col - 1];
+  return ch === '"' || ch === "'" ? { ...loc, col: loc.col + 1 } : loc;
+}
+
 /** Records a position for an object made by code rather than parsed. */
 export function setLoc(obj: object, loc: SourceLoc): void {
   if (!positions.has(obj)) positions.set(obj, { self: loc, keys: new Map(), values: new Map() });

@@ -123,8 +123,9 @@ describe('loadPlaybook: every error with file:line:col, all at once', () => {
   });
 
   it('a bad expression points at its column', () => {
-    const [e] = errorsOf(bad('bad-expression.yml'));
+    const [e, quoted] = errorsOf(bad('bad-expression.yml'));
     expect(e).toMatch(/^bad-expression\.yml:4:26: bad expression: /);
+    expect(quoted).toBe("bad-expression.yml:6:19: bad expression: unexpected ')' in `a == )`");
   });
 
   it('a bad template names the place', () => {

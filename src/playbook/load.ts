@@ -11,7 +11,7 @@ import { parseExpression } from '../expr/index.js';
 import { checkParams, parseKeyValues, suggest } from '../modules/params.js';
 import { lookupModule, moduleNames } from '../modules/registry.js';
 import { checkTemplate } from '../vars/template.js';
-import { isPlainObject, keyLocOf, locOf, parseYaml, typeName, VaultText } from '../yamlsrc.js';
+import { contentLoc, isPlainObject, keyLocOf, locOf, parseYaml, typeName, VaultText } from '../yamlsrc.js';
 import type { Condition, Play, Playbook, RoleContext, Task } from './model.js';
 
 export interface Keyring {
@@ -219,7 +219,7 @@ class Loader {
     const out: Condition[] = [];
     for (const it of items) {
       try {
-        out.push({ src: it.src, expr: parseExpression(it.src, it.loc), loc: it.loc });
+        out.push({ src: it.src, expr: parseExpression(it.src, contentLoc(it.loc)), loc: it.loc });
       } catch (e) {
         const errs = inputErrorsOf(e);
         if (errs.length === 0) throw e;
