@@ -1,5 +1,6 @@
 import { EXIT, InputError } from '../errors.js';
 import { graph, listJson, loadInventory } from '../inventory/index.js';
+import { Secrets } from '../vars/secrets.js';
 import { VaultKeyring } from '../vars/vault.js';
 import { parseOptions, type Io } from './main.js';
 
@@ -37,10 +38,21 @@ export async function inventoryCommand(args: string[], io: Io): Promise<number> 
   const inv = loadInventory(sources, keyring.empty ? {} : { keyring });
   const modes = [values.list, values.graph, values['list-hosts'] !== undefined].filter(Boolean).length;
   if (modes !== 1) throw new InputError('inventory: give exactly one of --list, --graph, --list-hosts');
+  // Secret values (vault, underlay_secret_vars) are masked in everything printed.
+  const secrets = new Secrets();
+  const names = new Set(inv.secretVarNames());
+  for (const h of inv.hostNames()) {
+    const declared = inv.hostVars(h)['underlay_secret_vars'];
+    if (Array.isArray(declared)) for (const n of declared) names.add(String(n));
+  }
+  for (const h of inv.hostNames()) {
+    const hv = inv.hostVars(h);
+    for (const n of names) if (n in hv) secrets.add(hv[n]);
+  }
   if (values.list) {
-    io.out(JSON.stringify(listJson(inv), null, 4) + '\n');
+    io.out(secrets.mask(JSON.stringify(listJson(inv), null, 4)) + '\n');
   } else if (values.graph) {
-    io.out(graph(inv, { group: positionals[0] ?? 'all', vars: Boolean(values.vars) }));
+    io.out(secrets.mask(graph(inv, { group: positionals[0] ?? 'all', vars: Boolean(values.vars) })));
   } else {
     const hosts = inv.selectHosts(values['list-hosts']!, values.limit);
     io.out(`  hosts (${hosts.length}):\n${hosts.map((h) => `    ${h}\n`).join('')}`);

@@ -132,7 +132,7 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
     let done: Promise<void> = Promise.resolve();
     if (values.json) bus.on(jsonReporter(io.out));
     else if (io.isTTY && !io.env['CI']) {
-      const live = liveReporter(playbook.plays, { diff: Boolean(values.diff), write: io.out });
+      const live = liveReporter(playbook.plays, { diff: Boolean(values.diff), write: io.out, tags, skipTags });
       bus.on(live.listener);
       done = live.done;
     } else bus.on(plainReporter({ write: io.out, diff: Boolean(values.diff), verbose: (values.verbose?.length ?? 0) > 0 }));
