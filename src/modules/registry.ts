@@ -7,11 +7,29 @@ import { assert } from './assert.js';
 import { command, shell } from './command.js';
 import { debug } from './debug.js';
 import { fail } from './fail.js';
+import { get_url } from './get_url.js';
+import { hairpin_guard } from './hairpin_guard.js';
+import { ip_move } from './ip_move.js';
+import { linux_bridge } from './linux_bridge.js';
+import { neighbor } from './neighbor.js';
+import { ovs_bridge } from './ovs_bridge.js';
+import { ovs_port } from './ovs_port.js';
+import { ovs_set } from './ovs_set.js';
+import { route } from './route.js';
+import { veth } from './veth.js';
 import { meta } from './meta.js';
+import { pkg } from './package.js';
+import { service } from './service.js';
 import { set_fact } from './set_fact.js';
+import { sysctl } from './sysctl.js';
 import type { ModuleDef } from './types.js';
+import { unarchive } from './unarchive.js';
+import { wait_for } from './wait_for.js';
 
-const all: ModuleDef<any, any>[] = [assert, command, debug, fail, meta, set_fact, shell];
+const all: ModuleDef<any, any>[] = [
+  assert, command, debug, fail, get_url, hairpin_guard, ip_move, linux_bridge, meta, neighbor,
+  ovs_bridge, ovs_port, ovs_set, pkg, route, service, set_fact, shell, sysctl, unarchive, veth, wait_for,
+];
 
 const byName = new Map<string, ModuleDef>();
 for (const m of all) byName.set(m.name, m as ModuleDef);

@@ -1,0 +1,71 @@
+/** Addresses: `ip -j addr show [dev DEV]`. One command and one pure parser. */
+import type { ExecResult } from '../modules/types.js';
+import { sh, type ShellCommand } from '../transport/quote.js';
+import { isNoDevice, parseJsonOutput } from './iplink.js';
+
+export interface IpAddr {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  /** Explicit broadcast address (only when one was set). */
+  broadcast?: string;
+  /** The peer of a point-to-point address. */
+  peer?: string;
+  scope: string;
+  label?: string;
+  secondary: boolean;
+  /** Learnt (SLAAC, DHCP with lifetimes): not a configured address. */
+  dynamic: boolean;
+  validLifeTime?: number;
+}
+
+export interface IpAddrLink {
+  ifname: string;
+  ifindex: number;
+  master?: string;
+  addrs: IpAddr[];
+}
+
+/** `ip -j addr show [dev DEV]`. */
+export function ipAddrCommand(dev?: string): ShellCommand {
+  return dev === undefined ? sh`ip -j addr show` : sh`ip -j addr show dev ${dev}`;
+}
+
+/** Parses `ip -j addr show`; a device that does not exist gives []. */
+export function parseIpAddr(r: ExecResult): IpAddrLink[] {
+  if (isNoDevice(r)) return [];
+  const data = parseJsonOutput(r, 'ip -j addr show');
+  if (!Array.isArray(data)) return [];
+  const out: IpAddrLink[] = [];
+  for (const o of data as Record<string, unknown>[]) {
+    if (typeof o !== 'object' || o === null) continue;
+    const link: IpAddrLink = { ifname: String(o['ifname'] ?? ''), ifindex: typeof o['ifindex'] === 'number' ? o['ifindex'] : -1, addrs: [] };
+    if (typeof o['master'] === 'string') link.master = o['master'];
+    const infos = Array.isArray(o['addr_info']) ? (o['addr_info'] as Record<string, unknown>[]) : [];
+    for (const a of infos) {
+      if (typeof a !== 'object' || a === null) continue;
+      const family = a['family'];
+      if ((family !== 'inet' && family !== 'inet6') || typeof a['local'] !== 'string' || typeof a['prefixlen'] !== 'number') continue;
+      const addr: IpAddr = {
+        family,
+        local: a['local'],
+        prefixlen: a['prefixlen'],
+        scope: typeof a['scope'] === 'string' ? a['scope'] : 'global',
+        secondary: a['secondary'] === true,
+        dynamic: a['dynamic'] === true,
+      };
+      if (typeof a['broadcast'] === 'string') addr.broadcast = a['broadcast'];
+      if (typeof a['address'] === 'string' && a['address'] !== a['local']) addr.peer = a['address'];
+      if (typeof a['label'] === 'string') addr.label = a['label'];
+      if (typeof a['valid_life_time'] === 'number') addr.validLifeTime = a['valid_life_time'];
+      link.addrs.push(addr);
+    }
+    out.push(link);
+  }
+  return out;
+}
+
+/** `10.0.0.2/24` */
+export function addrCidr(a: IpAddr): string {
+  return `${a.local}/${a.prefixlen}`;
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { loadFixtures } from '../../test/support/net-fixtures.js';
+import type { ExecResult } from '../modules/types.js';
+import { ipRouteCommand, parseIpRoute } from './iproute.js';
+
+function captured(scenario: string, cmd: string): ExecResult {
+  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
+  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
+  return { command: cmd, durationMs: 0, ...r };
+}
+
+describe('ip -j route show', () => {
+  it('builds the command', () => {
+    expect(ipRouteCommand({ family: 4, table: 'all' }).text).toBe('ip -j -4 route show table all');
+    expect(ipRouteCommand({ family: 6, exact: 'default', table: '100' }).text).toBe('ip -j -6 route show table 100 exact default');
+    expect(ipRouteCommand({ dev: 'eth1' }).text).toBe('ip -j route show dev eth1');
+  });
+
+  it('parses gateway, metric, protocol, scope, prefsrc and local-table routes', () => {
+    const routes = parseIpRoute(captured('eth1', ipRouteCommand({ family: 4, table: 'all' }).text));
+    const main = routes.filter((r) => r.table === undefined);
+    expect(main.map((r) => [r.dst, r.gateway ?? null, r.dev, r.metric ?? null, r.protocol ?? null, r.scope ?? null])).toEqual([
+      ['default', '10.77.0.1', 'eth1', 100, null, null],
+      ['10.77.0.0/24', null, 'eth1', null, 'kernel', 'link'],
+      ['10.99.0.0/16', '10.77.0.1', 'eth1', null, 'static', null],
+    ]);
+    expect(routes.find((r) => r.dst === '10.77.0.2')).toMatchObject({ type: 'local', table: 'local', prefsrc: '10.77.0.2' });
+    // -4 keeps IPv6 routes out
+    expect(routes.some((r) => r.dst.includes(':'))).toBe(false);
+  });
+
+  it('parses IPv6 routes', () => {
+    const routes = parseIpRoute(captured('eth1', ipRouteCommand({ family: 6, table: 'all' }).text));
+    expect(routes.find((r) => r.dst === '2001:db8:99::/48')).toMatchObject({ gateway: '2001:db8:77::1', dev: 'eth1', metric: 1024 });
+    expect(routes.find((r) => r.dst === 'ff00::/8')).toMatchObject({ type: 'multicast', table: 'local' });
+  });
+
+  it('parses exact queries: host routes print without /32; no route gives []', () => {
+    expect(parseIpRoute(captured('moved', ipRouteCommand({ family: 4, exact: '192.168.1.1' }).text)).map((r) => [r.dst, r.dev, r.scope])).toEqual([['192.168.1.1', 'breth1', 'link']]);
+    expect(parseIpRoute(captured('empty', ipRouteCommand({ family: 4, exact: '192.168.1.0/29' }).text))).toEqual([]);
+  });
+});
