@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import type { ExecResult } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
@@ -66,14 +66,14 @@ export class LocalChannel implements HostChannel {
 
   async upload(path: string, content: string | Buffer, opts: { mode?: number; owner?: string; group?: string } = {}): Promise<void> {
     const tmp = join(dirname(path), `.${basename(path)}.underlay-${randomBytes(6).toString('hex')}`);
+    // like the SSH upload: a replaced file keeps its mode and (where allowed) its owner
+    const old = await stat(path).catch(() => null);
     try {
-      await writeFile(tmp, content, { mode: opts.mode ?? 0o644 });
-      if (opts.mode !== undefined) await chmod(tmp, opts.mode);
-      if (opts.owner !== undefined || opts.group !== undefined) {
-        const uid = opts.owner !== undefined ? await idOf('-u', opts.owner) : -1;
-        const gid = opts.group !== undefined ? await idOf('-g', opts.group) : -1;
-        await chown(tmp, uid, gid);
-      }
+      await writeFile(tmp, content, { mode: 0o600 });
+      const uid = opts.owner !== undefined ? await idOf('-u', opts.owner) : old && process.getuid?.() === 0 ? old.uid : -1;
+      const gid = opts.group !== undefined ? await idOf('-g', opts.group) : old && process.getuid?.() === 0 ? old.gid : -1;
+      if (uid !== -1 || gid !== -1) await chown(tmp, uid, gid);
+      await chmod(tmp, opts.mode ?? (old ? old.mode & 0o7777 : 0o644));
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

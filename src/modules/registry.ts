@@ -5,11 +5,14 @@
  */
 import { assert } from './assert.js';
 import { command, shell } from './command.js';
+import { copy } from './copy.js';
 import { debug } from './debug.js';
 import { fail } from './fail.js';
+import { file } from './file.js';
 import { get_url } from './get_url.js';
 import { hairpin_guard } from './hairpin_guard.js';
 import { ip_move } from './ip_move.js';
+import { lineinfile } from './lineinfile.js';
 import { linux_bridge } from './linux_bridge.js';
 import { neighbor } from './neighbor.js';
 import { ovs_bridge } from './ovs_bridge.js';
@@ -22,13 +25,15 @@ import { pkg } from './package.js';
 import { service } from './service.js';
 import { set_fact } from './set_fact.js';
 import { sysctl } from './sysctl.js';
+import { template } from './template.js';
 import type { ModuleDef } from './types.js';
 import { unarchive } from './unarchive.js';
 import { wait_for } from './wait_for.js';
 
 const all: ModuleDef<any, any>[] = [
-  assert, command, debug, fail, get_url, hairpin_guard, ip_move, linux_bridge, meta, neighbor,
-  ovs_bridge, ovs_port, ovs_set, pkg, route, service, set_fact, shell, sysctl, unarchive, veth, wait_for,
+  assert, command, copy, debug, fail, file, get_url, hairpin_guard, ip_move, lineinfile, linux_bridge,
+  meta, neighbor, ovs_bridge, ovs_port, ovs_set, pkg, route, service, set_fact, shell, sysctl,
+  template, unarchive, veth, wait_for,
 ];
 
 const byName = new Map<string, ModuleDef>();

@@ -1,0 +1,254 @@
+/**
+ * `underlay run` end to end against real lab hosts over SSH: a playbook using every core
+ * module converges; a second run changes nothing; --check on fresh hosts reports the changes
+ * and changes nothing; --diff shows file diffs; --limit touches only the selected hosts; a
+ * changed host key is refused; a host whose sshd is stopped is reported unreachable while
+ * the others finish; a secret never appears in any output.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labUp } from '../../src/lab/index.js';
+import { getLab, labOptionsOf, labSkipReason } from '../support/lab.js';
+
+const lab = getLab();
+const root = resolve(__dirname, '../..');
+const bin = join(root, 'bin/underlay.js');
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  events: Record<string, any>[];
+}
+
+function underlay(args: string[], env: Record<string, string> = {}): Ran {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', ...env }, timeout: 240_000 });
+  const events = args.includes('--json')
+    ? r.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, any>)
+    : [];
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, events };
+}
+
+/** Runs a command inside a lab host (all its namespaces), bypassing SSH, to inspect it. */
+function onHost(host: string, script: string): { code: number; out: string } {
+  const h = lab!.hosts.find((x) => x.name === host)!;
+  const r = spawnSync('nsenter', ['-t', String(h.pid), '-a', 'sh', '-c', script], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout };
+}
+
+const recapOf = (r: Ran) => r.events.find((e) => e['type'] === 'recap')!['hosts'] as Record<string, { changed: number; failed: number; unreachable: number; ok: number }>;
+
+describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${labSkipReason()})`}`, () => {
+  let dir: string;
+  let pb: string;
+  let password: string;
+  const workers = ['worker1', 'worker2', 'worker3'];
+  const appDir = '/opt/ul-e2e';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ul-e2e-run-'));
+    password = String((readFileSync(lab!.inventoryPath, 'utf8').match(/os_password: (\S+)/) ?? [])[1] ?? '').replace(/^["']|["']$/g, '');
+    expect(password.length).toBeGreaterThan(8);
+    mkdirSync(join(dir, 'templates'));
+    mkdirSync(join(dir, 'files'));
+    writeFileSync(join(dir, 'templates/motd.hbs'), 'host {{ inventory_hostname }}\nextra {{ motd_extra }}\n');
+    writeFileSync(join(dir, 'files/hello.txt'), 'hello from underlay\n');
+    const helloSha = createHash('sha256').update('hello from underlay\n').digest('hex');
+    // a release-like tarball and a tiny Debian package, made here
+    mkdirSync(join(dir, 'tree/bundle'), { recursive: true });
+    writeFileSync(join(dir, 'tree/bundle/tool.sh'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+    execFileSync('tar', ['-czf', join(dir, 'bundle.tar.gz'), '-C', join(dir, 'tree'), 'bundle']);
+    mkdirSync(join(dir, 'deb/DEBIAN'), { recursive: true });
+    mkdirSync(join(dir, 'deb/usr/share/ul-e2e'), { recursive: true });
+    writeFileSync(join(dir, 'deb/DEBIAN/control'), 'Package: ul-e2e-pkg\nVersion: 1.0\nArchitecture: all\nMaintainer: underlay tests <tests@underlay.invalid>\nDescription: underlay e2e test package\n');
+    writeFileSync(join(dir, 'deb/usr/share/ul-e2e/marker'), 'installed\n');
+    execFileSync('dpkg-deb', ['--build', '--root-owner-group', join(dir, 'deb'), join(dir, 'ul-e2e-pkg.deb')], { stdio: 'ignore' });
+    pb = join(dir, 'site.yml');
+    writeFileSync(
+      pb,
+      `- name: every core module
+  hosts: workers
+  vars:
+    app_dir: ${appDir}
+    motd_extra: first
+  tasks:
+    - name: directory
+      file: { path: "{{ app_dir }}", state: directory, mode: "0755" }
+    - name: secret file
+      copy: { dest: "{{ app_dir }}/openrc", content: "OS_PASSWORD={{ os_password }}\\n", mode: "0600" }
+    - name: copy a file
+      copy: { src: hello.txt, dest: "{{ app_dir }}/hello.txt" }
+    - name: template
+      template: { src: motd.hbs, dest: "{{ app_dir }}/motd" }
+      notify: motd changed
+    - name: lineinfile
+      lineinfile: { path: "{{ app_dir }}/motd", line: "managed by underlay", create: true }
+    - name: link
+      file: { src: "{{ app_dir }}/motd", dest: "{{ app_dir }}/motd.link", state: link }
+    - name: unarchive
+      unarchive: { src: ${join(dir, 'bundle.tar.gz')}, dest: "{{ app_dir }}" }
+    - name: get_url
+      get_url: { url: "file://{{ app_dir }}/hello.txt", dest: "{{ app_dir }}/hello.copy", checksum: "sha256:${helloSha}" }
+    - name: package from a local .deb
+      package: { deb: ${join(dir, 'ul-e2e-pkg.deb')} }
+    - name: sysctl
+      sysctl: { name: net.ipv4.conf.all.forwarding, value: "1" }
+    - name: service
+      service: { name: ul-e2e-sleeper, exec: "sleep 100000", state: started }
+    - name: wait_for
+      wait_for: { path: "{{ app_dir }}/hello.copy", timeout: 5 }
+      when: not ansible_check_mode
+    - name: command with creates
+      command: touch {{ app_dir }}/made creates={{ app_dir }}/made
+    - name: shell, read only
+      shell: cat {{ app_dir }}/hello.txt
+      register: hello
+      changed_when: false
+      when: not ansible_check_mode
+    - name: set_fact
+      set_fact: { greeting: "{{ hello.stdout }}" }
+      when: not ansible_check_mode
+    - name: assert
+      assert: { that: ["greeting == 'hello from underlay'"] }
+      when: not ansible_check_mode
+    - name: debug
+      debug: { var: greeting }
+      when: not ansible_check_mode
+    - name: fail (not taken)
+      fail: { msg: never }
+      when: not ansible_check_mode and greeting != 'hello from underlay'
+  handlers:
+    - name: motd changed
+      command: touch {{ app_dir }}/handler-ran
+`,
+    );
+  });
+
+  afterAll(async () => {
+    for (const w of workers) onHost(w, `[ -f /run/underlay/ul-e2e-sleeper.pid ] && kill "$(cat /run/underlay/ul-e2e-sleeper.pid)"; rm -rf ${appDir}; dpkg -r ul-e2e-pkg >/dev/null 2>&1; true`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--check on fresh hosts reports the changes and changes nothing', () => {
+    const r = underlay(['run', pb, '-i', lab!.inventoryPath, '--check', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const recap = recapOf(r);
+    for (const w of workers) expect(recap[w]!.changed).toBeGreaterThanOrEqual(8);
+    for (const w of workers) {
+      expect(onHost(w, `test -e ${appDir} || echo absent`).out).toBe('absent\n');
+      expect(onHost(w, 'dpkg-query -W ul-e2e-pkg 2>/dev/null || echo absent').out).toBe('absent\n');
+    }
+  });
+
+  it('converges, then a second run changes nothing', () => {
+    const first = underlay(['run', pb, '-i', lab!.inventoryPath, '--json']);
+    expect(first.code, first.stderr + first.stdout.slice(-3000)).toBe(0);
+    for (const w of workers) expect(recapOf(first)[w]!.changed).toBeGreaterThan(0);
+    for (const w of workers) {
+      expect(onHost(w, `cat ${appDir}/motd`).out).toBe(`host ${w}\nextra first\nmanaged by underlay\n`);
+      expect(onHost(w, `stat -c %a ${appDir}/openrc`).out).toBe('600\n');
+      expect(onHost(w, `readlink ${appDir}/motd.link; cat ${appDir}/bundle/tool.sh ${appDir}/hello.copy /usr/share/ul-e2e/marker; sysctl -n net.ipv4.conf.all.forwarding; test -e ${appDir}/handler-ran && echo handler`).out).toBe(
+        `${appDir}/motd\n#!/bin/sh\necho tool\nhello from underlay\ninstalled\n1\nhandler\n`,
+      );
+      expect(onHost(w, 'kill -0 "$(cat /run/underlay/ul-e2e-sleeper.pid)" && echo running').out).toBe('running\n');
+    }
+    const second = underlay(['run', pb, '-i', lab!.inventoryPath, '--json']);
+    expect(second.code).toBe(0);
+    for (const w of workers) expect(recapOf(second)[w]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+    const verify = underlay(['run', pb, '-i', lab!.inventoryPath, '--verify-idempotent']);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.stdout).toContain('Idempotence check passed');
+  });
+
+  it('--diff shows the unified diff of a changed template', () => {
+    const r = underlay(['run', pb, '-i', lab!.inventoryPath, '--diff', '-e', 'motd_extra=second', '--limit', 'worker1']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/--- .*motd\n\+\+\+ .*motd\n@@ -1,3 \+1,3 @@\n host worker1\n-extra first\n\+extra second\n managed by underlay\n/);
+    const back = underlay(['run', pb, '-i', lab!.inventoryPath, '--limit', 'worker1']);
+    expect(back.code).toBe(0);
+  });
+
+  it('--limit runs touch only the selected hosts', () => {
+    const limited = join(dir, 'limited.yml');
+    writeFileSync(limited, `- hosts: workers\n  tasks:\n    - command: touch /root/limited creates=/root/limited\n`);
+    const r = underlay(['run', limited, '-i', lab!.inventoryPath, '--limit', 'worker2', '--json']);
+    expect(r.code).toBe(0);
+    expect(Object.keys(recapOf(r))).toEqual(['worker2']);
+    expect(workers.map((w) => onHost(w, 'test -e /root/limited && echo yes || echo no').out.trim())).toEqual(['no', 'yes', 'no']);
+    onHost('worker2', 'rm -f /root/limited');
+  });
+
+  it('a secret never appears in terminal output, JSON events, errors or diffs', () => {
+    const leaky = join(dir, 'leaky.yml');
+    writeFileSync(
+      leaky,
+      `- hosts: worker1
+  tasks:
+    - name: secret in a diff
+      copy: { dest: /root/secret-file, content: "pw={{ os_password }} {{ round }}\\n" }
+    - name: secret in a command and its output
+      command: echo {{ os_password }}
+    - name: secret in a message
+      debug: { msg: "the password is {{ os_password }}" }
+    - name: secret in a failure
+      shell: echo "{{ os_password }}" >&2; exit 3
+`,
+    );
+    const outputs: string[] = [];
+    for (const [i, mode] of [['--json'], ['--diff'], ['--diff', '--json'], ['-v', '--diff']].entries()) {
+      const r = underlay(['run', leaky, '-i', lab!.inventoryPath, '-e', `round=${i}`, ...mode]);
+      expect(r.code).toBe(2);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const all = outputs.join('\n');
+    expect(all).toContain('********');
+    expect(all).toMatch(/\+pw=\*{8} 1/);
+    expect(all).not.toContain(password);
+    onHost('worker1', 'rm -f /root/secret-file');
+  });
+
+  it('a host presenting a changed host key is refused, naming the fingerprint', () => {
+    const known = readFileSync(lab!.knownHostsFile, 'utf8').split('\n');
+    const w3 = lab!.hosts.find((h) => h.name === 'worker3')!;
+    const other = lab!.hosts.find((h) => h.name === 'worker1')!;
+    const otherKey = known.find((l) => l.startsWith(`${other.address} `))!.split(' ').slice(1).join(' ');
+    const tampered = known.map((l) => (l.startsWith(`${w3.address} `) ? `${w3.address} ${otherKey}` : l)).join('\n');
+    const khFile = join(dir, 'known_hosts.tampered');
+    writeFileSync(khFile, tampered);
+    const inv = join(dir, 'inventory.yml');
+    writeFileSync(inv, readFileSync(lab!.inventoryPath, 'utf8').replaceAll(lab!.knownHostsFile, khFile));
+    const r = underlay(['run', pb, '-i', inv, '--json']);
+    expect(r.code).toBe(3);
+    const recap = recapOf(r);
+    expect(recap['worker3']!.unreachable).toBe(1);
+    expect(recap['worker1']).toMatchObject({ unreachable: 0, failed: 0 });
+    const msg = r.events.find((e) => e['type'] === 'host_result' && e['host'] === 'worker3')!['msg'] as string;
+    expect(msg).toMatch(/SHA256:[A-Za-z0-9+/]{43}/);
+  });
+
+  it('a host whose sshd is stopped is reported unreachable while the others finish', async () => {
+    const w2 = lab!.hosts.find((h) => h.name === 'worker2')!;
+    process.kill(w2.pid, 'SIGKILL');
+    try {
+      const r = underlay(['run', pb, '-i', lab!.inventoryPath, '--json']);
+      expect(r.code).toBe(3);
+      const recap = recapOf(r);
+      expect(recap['worker2']!.unreachable).toBe(1);
+      expect(recap['worker1']).toMatchObject({ unreachable: 0, failed: 0, changed: 0 });
+      expect(recap['worker3']).toMatchObject({ unreachable: 0, failed: 0, changed: 0 });
+    } finally {
+      // rebuild the host for the tests that follow
+      const state = await labUp(labOptionsOf(lab!));
+      const fresh = state.hosts.find((h) => h.name === 'worker2')!;
+      w2.pid = fresh.pid;
+    }
+  });
+});
