@@ -31,6 +31,8 @@ export interface HostState {
   ended: boolean;
   /** Handler names/topics notified and not yet run. */
   notified: Set<string>;
+  /** Check mode: changes reported (and not applied) so far on this host. */
+  pendingChanges?: number;
 }
 
 export interface TaskOutcome {
@@ -208,6 +210,7 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
   }
 
   // fold into the host's state
+  if (x.check && outcome.changed) state.pendingChanges = (state.pendingChanges ?? 0) + 1;
   if (task.register) state.facts[task.register] = outcome.registered;
   if (outcome.facts) Object.assign(state.facts, outcome.facts);
   if (outcome.changed && outcome.status !== 'failed') for (const n of task.notify) state.notified.add(String(renderSafe(n, x.vars)));
@@ -285,6 +288,8 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       const checked = checkParams(def, rendered, { loadTime: false, loc: task.loc });
       if (checked.errors.length > 0) return fail(checked.errors.map((e) => e.message).join('\n'));
       params = checked.params;
+      // parameters a module declares secret (e.g. a password) are masked wherever printed
+      for (const [k, spec] of Object.entries(def.schema.params)) if (spec.secret && params[k] !== undefined) x.secrets.add(params[k]);
     }
     if (task.delegateTo !== undefined) target = String(renderValue(task.delegateTo, vars));
   } catch (e) {
@@ -319,7 +324,20 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       observed = await def.observe(ctx, params);
     }
     const decision = def.decide(params, observed, { checkMode: x.check, vars });
-    if (decision.failed !== undefined) return { ...fail(decision.failed, decision.result ?? {}), ...(decision.diff ? { diff: decision.diff } : {}) };
+    if (decision.failed !== undefined) {
+      // In check mode the host lacks what earlier (unapplied) changes would have made: the
+      // module cannot know whether it would fail for real, so it is not a failure.
+      if (x.check && (x.state.pendingChanges ?? 0) > 0) {
+        return {
+          status: 'skipped',
+          changed: false,
+          unpredictable: true,
+          msg: `check mode: cannot predict (${decision.failed}); earlier changes of this run were not applied`,
+          result: { changed: false, skipped: true, msg: 'check mode: not predictable' },
+        };
+      }
+      return { ...fail(decision.failed, decision.result ?? {}), ...(decision.diff ? { diff: decision.diff } : {}) };
+    }
     let result: Record<string, unknown> = { ...(decision.result ?? {}) };
     let changed = decision.changed;
     if (x.check && decision.unpredictable && decision.actions.length > 0) {

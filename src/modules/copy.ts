@@ -341,8 +341,7 @@ export const copy: ModuleDef<CopyParams, CopyObserved> = {
       ...fileWriteParams,
       content: {
         type: 'raw',
-        secret: true,
-        description: 'The file\'s content (text; other YAML values are written as JSON). Masked in output like a secret; only its diff is shown.',
+        description: 'The file\'s content (text; other YAML values are written as JSON). It travels over SFTP, never in a command line; secrets in it are masked in diffs.',
       },
       src: { type: 'path', description: 'A file on the controller, looked for in the role\'s and playbook\'s files/ directories (or an absolute path).' },
     },

@@ -208,7 +208,7 @@ export const file: ModuleDef<FileParams, FileObserved> = {
     if (checkTree) out.drift = parseTreeDrift(res[i++]!);
     return out;
   },
-  decide(p, o) {
+  decide(p, o, env) {
     const path = p.path;
     const stat = o.stat;
     const prev = stateOf(stat);
@@ -307,7 +307,8 @@ export const file: ModuleDef<FileParams, FileObserved> = {
       case 'link': {
         const src = p.src ?? (prev === 'link' ? stat!.linkTarget : undefined);
         if (src === undefined) return refuse('src is required for creating new symlinks', path);
-        if (p.src !== undefined && !p.force && o.srcExists === false) {
+        // in check mode an earlier task (not applied) may be the one that creates src
+        if (p.src !== undefined && !p.force && o.srcExists === false && !env.checkMode) {
           return refuse(`src file does not exist, use "force=yes" if you really want to create the link: ${linkSrcPath(path, p.src)}`, path);
         }
         if (prev === 'directory' && !p.force) return refuse(`refusing to convert from directory to symlink for ${path}`, path);

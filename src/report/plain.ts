@@ -49,12 +49,12 @@ export function unifiedDiff(before: string, after: string, fromName: string, toN
       ops.push({ t: ' ', s: a[i]!, ai: i, bi: j });
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      ops.push({ t: '+', s: b[j]!, ai: i, bi: j });
-      j++;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       ops.push({ t: '-', s: a[i]!, ai: i, bi: j });
       i++;
+    } else {
+      ops.push({ t: '+', s: b[j]!, ai: i, bi: j });
+      j++;
     }
   }
   const out = [`--- ${fromName}\n`, `+++ ${toName}\n`];
@@ -75,7 +75,8 @@ export function unifiedDiff(before: string, after: string, fromName: string, toN
     const bStart = hunk[0]!.bi;
     const aLen = hunk.filter((o) => o.t !== '+').length;
     const bLen = hunk.filter((o) => o.t !== '-').length;
-    out.push(`@@ -${aLen === 0 ? aStart : aStart + 1},${aLen} +${bLen === 0 ? bStart : bStart + 1},${bLen} @@\n`);
+    const range = (start: number, len: number) => (len === 1 ? `${start + 1}` : `${len === 0 ? start : start + 1},${len}`);
+    out.push(`@@ -${range(aStart, aLen)} +${range(bStart, bLen)} @@\n`);
     for (const o of hunk) out.push(`${o.t}${o.s}\n`);
     k = end;
   }

@@ -89,7 +89,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       template: { src: motd.hbs, dest: "{{ app_dir }}/motd" }
       notify: motd changed
     - name: lineinfile
-      lineinfile: { path: "{{ app_dir }}/motd", line: "managed by underlay", create: true }
+      lineinfile: { path: "{{ app_dir }}/settings.conf", line: "managed by underlay", create: true }
     - name: link
       file: { src: "{{ app_dir }}/motd", dest: "{{ app_dir }}/motd.link", state: link }
     - name: unarchive
@@ -153,7 +153,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
     expect(first.code, first.stderr + first.stdout.slice(-3000)).toBe(0);
     for (const w of workers) expect(recapOf(first)[w]!.changed).toBeGreaterThan(0);
     for (const w of workers) {
-      expect(onHost(w, `cat ${appDir}/motd`).out).toBe(`host ${w}\nextra first\nmanaged by underlay\n`);
+      expect(onHost(w, `cat ${appDir}/motd ${appDir}/settings.conf`).out).toBe(`host ${w}\nextra first\nmanaged by underlay\n`);
       expect(onHost(w, `stat -c %a ${appDir}/openrc`).out).toBe('600\n');
       expect(onHost(w, `readlink ${appDir}/motd.link; cat ${appDir}/bundle/tool.sh ${appDir}/hello.copy /usr/share/ul-e2e/marker; sysctl -n net.ipv4.conf.all.forwarding; test -e ${appDir}/handler-ran && echo handler`).out).toBe(
         `${appDir}/motd\n#!/bin/sh\necho tool\nhello from underlay\ninstalled\n1\nhandler\n`,
@@ -171,7 +171,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
   it('--diff shows the unified diff of a changed template', () => {
     const r = underlay(['run', pb, '-i', lab!.inventoryPath, '--diff', '-e', 'motd_extra=second', '--limit', 'worker1']);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/--- .*motd\n\+\+\+ .*motd\n@@ -1,3 \+1,3 @@\n host worker1\n-extra first\n\+extra second\n managed by underlay\n/);
+    expect(r.stdout).toMatch(/--- .*motd\n\+\+\+ .*motd\n@@ -1,2 \+1,2 @@\n host worker1\n-extra first\n\+extra second\n/);
     const back = underlay(['run', pb, '-i', lab!.inventoryPath, '--limit', 'worker1']);
     expect(back.code).toBe(0);
   });
