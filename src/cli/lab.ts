@@ -10,10 +10,11 @@ eth1, sshd, Open vSwitch (userspace) and private files. Roles: central (OVN cent
 master, and N workers. Writes an inventory, an SSH key and a known_hosts file.
 
   --workers N        number of workers (default 2)
-  --name NAME        lab name (default lab); several labs can coexist
+  --name NAME        lab name (default lab; 1-7 of a-z 0-9 -, starting with a letter:
+                     it is part of interface names); several labs can coexist
   --subnet CIDR      management network of the lab bridge (default 10.213.0.0/24)
   --state DIR        state directory (default .lab/NAME)
-  -o, --inventory F  where to write the inventory (default inventory/lab.yml)
+  -o, --inventory F  where to write the inventory (default inventory/NAME.yml)
   --json             print the result as JSON
 `;
 

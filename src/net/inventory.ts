@@ -2,7 +2,7 @@
  * Builds the network planner's input from a loaded inventory, with the place each host and
  * variable is defined, so the planner's errors point at the inventory.
  */
-import type { SourceLoc } from '../errors.js';
+import { InputError, type SourceLoc } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { CLUSTER_VARS, type NetHostInput, type NetPlanInput } from './plan.js';
 
@@ -34,8 +34,9 @@ export function netHostInput(inv: Inventory, name: string): NetHostInput {
 
 /**
  * The planner's input for an inventory. A cluster-wide variable is taken from group `all`
- * (its inventory vars and `group_vars/all`) when set there, else from the first worker or
- * master that has it; the planner then checks that no host sees another value.
+ * (its inventory vars and `group_vars/all`) when set there, else from the workers and
+ * masters, which must then all have it (an error in `inputErrors` otherwise); the planner
+ * checks that no host sees another value.
  */
 export function netPlanInputFromInventory(inv: Inventory, opts: NetInventoryOptions = {}): NetPlanInput {
   const workers = hostsOf(inv, opts.workers ?? 'workers').map((n) => netHostInput(inv, n));
@@ -44,7 +45,8 @@ export function netPlanInputFromInventory(inv: Inventory, opts: NetInventoryOpti
   const all = inv.groupGraphVars('all');
   const cluster: Record<string, unknown> = {};
   const locs = new Map<string, SourceLoc | undefined>();
-  const k8s = [...workers, ...masters];
+  const k8s = [...new Map([...workers, ...masters].map((h) => [h.name, h] as const)).values()];
+  const inputErrors: InputError[] = [];
   for (const k of CLUSTER_VARS) {
     if (all.has(k)) {
       const value = inv.reveal(all.get(k));
@@ -56,12 +58,20 @@ export function netPlanInputFromInventory(inv: Inventory, opts: NetInventoryOpti
       continue;
     }
     const first = k8s.find((h) => h.vars[k] !== undefined);
-    if (first) {
-      cluster[k] = first.vars[k];
-      locs.set(k, first.varLoc?.(k));
+    if (!first) continue;
+    cluster[k] = first.vars[k];
+    locs.set(k, first.varLoc?.(k));
+    const lacking = k8s.find((h) => h.vars[k] === undefined);
+    if (lacking) {
+      inputErrors.push(
+        new InputError(
+          `${k} is set for host '${first.name}' but not for host '${lacking.name}': a cluster-wide variable must have one value for every worker and master (set it in group all)`,
+          first.varLoc?.(k) ?? first.loc,
+        ),
+      );
     }
   }
-  const input: NetPlanInput = { workers, masters, central, cluster, clusterVarLoc: (k) => locs.get(k) };
+  const input: NetPlanInput = { workers, masters, central, cluster, clusterVarLoc: (k) => locs.get(k), inputErrors };
   if (opts.stateFile !== undefined) input.stateFile = opts.stateFile;
   return input;
 }

@@ -60,6 +60,8 @@ export interface NetPlanInput {
   stateFile?: string | undefined;
   /** Earlier allocations, host -> subnet (instead of reading `stateFile`). */
   previous?: Record<string, string> | undefined;
+  /** Problems found while gathering this input, reported with the plan's own. */
+  inputErrors?: InputError[] | undefined;
 }
 
 /** Where a worker's pod subnet came from (see the list at the top of this file). */
@@ -184,6 +186,7 @@ interface WorkerState {
 
 export function planNetwork(input: NetPlanInput): NetPlan {
   const sink = new ErrorSink();
+  for (const e of input.inputErrors ?? []) sink.add(e);
   const cl = input.cluster;
   const cloc = (k: string): SourceLoc | undefined => input.clusterVarLoc?.(k);
   const hloc = (h: NetHostInput, k?: string): SourceLoc | undefined => (k !== undefined ? h.varLoc?.(k) : undefined) ?? h.loc;
@@ -370,16 +373,18 @@ export function planNetwork(input: NetPlanInput): NetPlan {
   // overlaps between given subnets, one error per pair, on the host later in the inventory
   const byAddr = [...givens].sort((a, b) => a.net!.first - b.net!.first || b.net!.last - a.net!.last || a.pos - b.pos);
   const open: WorkerState[] = [];
+  const pairs: Array<[WorkerState, WorkerState]> = [];
   for (const w of byAddr) {
     for (let i = open.length - 1; i >= 0; i--) if (open[i]!.net!.last < w.net!.first) open.splice(i, 1);
-    for (const o of open) {
-      const [first, later] = o.pos < w.pos ? [o, w] : [w, o];
-      sink.add(
-        `host '${later.h.name}': pod_subnet ${formatNet(later.net!)} overlaps pod_subnet ${formatNet(first.net!)} of host '${first.h.name}'${at(hloc(first.h, 'pod_subnet'))}`,
-        hloc(later.h, 'pod_subnet'),
-      );
-    }
+    for (const o of open) pairs.push(o.pos < w.pos ? [o, w] : [w, o]);
     open.push(w);
+  }
+  pairs.sort((x, y) => x[1].pos - y[1].pos || x[0].pos - y[0].pos);
+  for (const [first, later] of pairs) {
+    sink.add(
+      `host '${later.h.name}': pod_subnet ${formatNet(later.net!)} overlaps pod_subnet ${formatNet(first.net!)} of host '${first.h.name}'${at(hloc(first.h, 'pod_subnet'))}`,
+      hloc(later.h, 'pod_subnet'),
+    );
   }
   for (const w of givens) own({ net: w.net!, what: `pod_subnet ${formatNet(w.net!)} of host '${w.h.name}'`, kind: 'inventory', host: w.h.name, loc: hloc(w.h, 'pod_subnet') });
 

@@ -84,7 +84,7 @@ describe('loadPlaybook: every error with file:line:col, all at once', () => {
     ['missing-param.yml', ["missing-param.yml:4:15: module 'assert': missing required parameter 'that'"]],
     ['wrong-type.yml', ["wrong-type.yml:5:20: module 'debug': parameter 'verbosity': expected an integer, got string 'lots'"]],
     ['two-modules.yml', ['two-modules.yml:5:7: task has several modules (debug, command): give exactly one']],
-    ['no-module.yml', ['no-module.yml:3:7: task has no module: give exactly one module (one of assert, command, debug, fail, meta, set_fact, shell)']],
+    ['no-module.yml', ['no-module.yml:3:7: task has no module: give exactly one (e.g. command, copy, template, service; `underlay schema` lists them all)']],
     ['task-keyword.yml', ["task-keyword.yml:4:7: unknown task keyword 'whenn' (did you mean 'when'?)"]],
     ['bad-loop.yml', ["bad-loop.yml:4:13: 'loop' must be a list or a template giving one, got integer"]],
     ['bad-register.yml', ["bad-register.yml:4:17: 'register' must be a variable name, got 'my-result'"]],

@@ -550,7 +550,7 @@ class Loader {
     const allowed = ctx.handler ? new Set<string>([...taskKeywordSet, ...HANDLER_KEYWORDS]) : taskKeywordSet;
     const moduleKeys = Object.keys(t).filter((k) => !allowed.has(k));
     if (moduleKeys.length === 0) {
-      this.err(`task has no module: give exactly one module (one of ${moduleNames().join(', ')})`, at);
+      this.err(`task has no module: give exactly one (e.g. command, copy, template, service; \`underlay schema\` lists them all)`, at);
       return undefined;
     }
     if (moduleKeys.length > 1) {

@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labUp } from '../../src/lab/index.js';
-import { getLab, labOptionsOf, labSkipReason } from '../support/lab.js';
+import { labDown, labUp } from '../../src/lab/index.js';
+import { getLab, labSkipReason } from '../support/lab.js';
 
 const lab = getLab();
 const root = resolve(__dirname, '../..');
@@ -235,20 +235,24 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
   });
 
   it('a host whose sshd is stopped is reported unreachable while the others finish', async () => {
-    const w2 = lab!.hosts.find((h) => h.name === 'worker2')!;
-    process.kill(w2.pid, 'SIGKILL');
+    // a lab of its own: stopping a host's sshd ends that host, which the shared lab must not lose
+    const opts = { name: 'e2eur', workers: 3, subnet: '10.213.105.0/24', stateDir: join(dir, 'lab-ur'), inventoryPath: join(dir, 'lab-ur.yml') };
+    const small = await labUp(opts);
     try {
-      const r = underlay(['run', pb, '-i', lab!.inventoryPath, '--json']);
+      const converge = underlay(['run', pb, '-i', small.inventoryPath, '--json']);
+      expect(converge.code, converge.stdout.slice(-2000)).toBe(0);
+      const w2 = small.hosts.find((h) => h.name === 'worker2')!;
+      process.kill(w2.pid, 'SIGKILL');
+      const r = underlay(['run', pb, '-i', small.inventoryPath, '--json']);
       expect(r.code).toBe(3);
       const recap = recapOf(r);
       expect(recap['worker2']!.unreachable).toBe(1);
       expect(recap['worker1']).toMatchObject({ unreachable: 0, failed: 0, changed: 0 });
       expect(recap['worker3']).toMatchObject({ unreachable: 0, failed: 0, changed: 0 });
+      const msg = r.events.find((e) => e['type'] === 'host_result' && e['host'] === 'worker2')!['msg'] as string;
+      expect(msg).toMatch(/worker2/);
     } finally {
-      // rebuild the host for the tests that follow
-      const state = await labUp(labOptionsOf(lab!));
-      const fresh = state.hosts.find((h) => h.name === 'worker2')!;
-      w2.pid = fresh.pid;
+      await labDown(opts);
     }
   });
 });
