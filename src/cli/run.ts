@@ -1,5 +1,5 @@
 /** `underlay run PLAYBOOK -i INVENTORY [options]` */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { EXIT, InputError, PatternError } from '../errors.js';
 import { LocalChannel, type HostChannel } from '../engine/channel.js';
 import { EventBus } from '../engine/events.js';
@@ -8,6 +8,7 @@ import { tagSelected } from '../engine/tags.js';
 import { loadInventory, type Inventory } from '../inventory/index.js';
 import { checkVariables } from '../playbook/check.js';
 import { loadPlaybook } from '../playbook/load.js';
+import { networkPlanVars, PLAN_VARS } from '../net/vars.js';
 import { allTasks, type Playbook } from '../playbook/model.js';
 import { jsonReporter } from '../report/json.js';
 import { liveReporter } from '../report/live.js';
@@ -94,9 +95,11 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
   }
   const inventorySources = values.inventory ?? [];
   if (inventorySources.length === 0) throw new InputError('run: give an inventory with -i');
-  const inventory = loadInventory(inventorySources, kr);
+  // group_vars/ and host_vars/ beside the playbook apply too, as in Ansible
+  const inventory = loadInventory(inventorySources, { ...kr, playbookDir: dirname(resolve(playbookFile)) });
   const extra = parseExtraVars(values['extra-vars'] ?? [], keyring.empty ? undefined : keyring);
-  checkVariables(playbook, inventory, extra.vars);
+  const plannedVars = networkPlanVars(inventory);
+  checkVariables(playbook, inventory, extra.vars, plannedVars.size > 0 ? PLAN_VARS : []);
   registerSecrets(secrets, inventory, playbook, extra);
   const playHosts = selectPlayHosts(playbook, inventory, values.limit);
 
@@ -146,6 +149,7 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
       diff: Boolean(values.diff),
       forks,
       extraVars: extra.vars,
+      plannedVars,
       startAtTask: values['start-at-task'],
       secrets,
       connect,

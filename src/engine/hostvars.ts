@@ -13,6 +13,8 @@ export const OMIT = '__omit_place_holder__underlay__';
 
 interface Opts {
   inventory: Inventory;
+  /** Host variables computed before the run (the network plan): part of the inventory layer. */
+  plannedVars?: Map<string, Record<string, unknown>>;
   extraVars?: Record<string, unknown>;
   check?: boolean;
   diff?: boolean;
@@ -105,7 +107,7 @@ export class HostVars {
     return mergeLayers(
       {
         'role defaults': this.roleDefaults,
-        inventory: this.opts.inventory.hostVars(host),
+        inventory: [this.opts.inventory.hostVars(host), this.opts.plannedVars?.get(host) ?? {}],
         'play vars': this.play.vars,
         'play vars_files': this.varsFiles(host),
         'role vars': this.roleVars,

@@ -24,6 +24,8 @@ export interface EngineOptions {
   diff?: boolean;
   forks?: number;
   extraVars?: Record<string, unknown>;
+  /** Host variables computed before the run (the network plan). */
+  plannedVars?: Map<string, Record<string, unknown>>;
   startAtTask?: string | undefined;
   secrets: Secrets;
   /** Opens the channel to a host (the engine calls it at most once per host per run). */

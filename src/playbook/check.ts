@@ -56,9 +56,9 @@ function tasksOf(play: Play): Task[] {
   return [...play.sections.flatMap((s) => s.tasks), ...play.handlers];
 }
 
-export function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>): void {
+export function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>, plannedVars: Iterable<string> = []): void {
   const sink = new ErrorSink();
-  const global = new Set<string>(MAGIC_VARS);
+  const global = new Set<string>([...MAGIC_VARS, ...plannedVars]);
   namesOf(extraVars, global);
   for (const h of inventory.hostNames()) namesOf(inventory.hostVars(h), global);
   // registered results and facts live on across plays
