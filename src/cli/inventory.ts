@@ -3,6 +3,7 @@ import { graph, listJson, loadInventory } from '../inventory/index.js';
 import { Secrets } from '../vars/secrets.js';
 import { VaultKeyring } from '../vars/vault.js';
 import { parseOptions, type Io } from './main.js';
+import { registerInventorySecrets } from './secrets.js';
 
 const HELP = `underlay inventory -i INVENTORY [-i ...] (--list | --graph [GROUP] [--vars] | --list-hosts PATTERN [--limit PATTERN])
 
@@ -40,15 +41,7 @@ export async function inventoryCommand(args: string[], io: Io): Promise<number> 
   if (modes !== 1) throw new InputError('inventory: give exactly one of --list, --graph, --list-hosts');
   // Secret values (vault, underlay_secret_vars) are masked in everything printed.
   const secrets = new Secrets();
-  const names = new Set(inv.secretVarNames());
-  for (const h of inv.hostNames()) {
-    const declared = inv.hostVars(h)['underlay_secret_vars'];
-    if (Array.isArray(declared)) for (const n of declared) names.add(String(n));
-  }
-  for (const h of inv.hostNames()) {
-    const hv = inv.hostVars(h);
-    for (const n of names) if (n in hv) secrets.add(hv[n]);
-  }
+  registerInventorySecrets(secrets, inv);
   if (values.list) {
     io.out(secrets.mask(JSON.stringify(listJson(inv), null, 4)) + '\n');
   } else if (values.graph) {

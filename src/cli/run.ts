@@ -15,9 +15,9 @@ import { liveReporter } from '../report/live.js';
 import { plainReporter } from '../report/plain.js';
 import { Connection } from '../transport/connection.js';
 import type { Secrets } from '../vars/secrets.js';
-import { renderString } from '../vars/template.js';
 import { VaultKeyring } from '../vars/vault.js';
 import { parseExtraVars } from './extra-vars.js';
+import { registerSecrets } from './secrets.js';
 import { parseOptions, type Io } from './main.js';
 
 const HELP = `underlay run PLAYBOOK -i INVENTORY [options]
@@ -174,34 +174,6 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
   if (values.json) io.out(JSON.stringify({ type: 'idempotence', ok: true, changed: [] }) + '\n');
   else io.out('Idempotence check passed: the second run changed nothing.\n');
   return EXIT.OK;
-}
-
-/** Marks every value of a secret variable (vault, `underlay_secret_vars`, play `secret_vars`). */
-export function registerSecrets(secrets: Secrets, inventory: Inventory, playbook: Playbook, extra: { vars: Record<string, unknown>; secretNames: Set<string> }): void {
-  const names = new Set<string>([...playbook.secretVarNames, ...extra.secretNames, ...inventory.secretVarNames()]);
-  for (const p of playbook.plays) for (const n of p.secretVars) names.add(n);
-  for (const h of inventory.hostNames()) {
-    const hv = inventory.hostVars(h);
-    const declared = hv['underlay_secret_vars'];
-    if (Array.isArray(declared)) for (const n of declared) names.add(String(n));
-  }
-  const addValue = (v: unknown, scope: Record<string, unknown>) => {
-    if (typeof v === 'string' && v.includes('{{')) {
-      try {
-        secrets.add(renderString(v, scope));
-      } catch {
-        /* rendered later with the task's variables */
-      }
-    }
-    secrets.add(v);
-  };
-  for (const h of inventory.hostNames()) {
-    const hv = inventory.hostVars(h);
-    for (const n of names) if (n in hv) addValue(hv[n], hv);
-  }
-  for (const p of playbook.plays) for (const n of names) if (n in p.vars) addValue(p.vars[n], p.vars);
-  for (const vf of playbook.varsFileValues.values()) for (const n of names) if (n in vf) addValue(vf[n], vf);
-  for (const n of names) if (n in extra.vars) addValue(extra.vars[n], extra.vars);
 }
 
 /** The hosts of each play; a pattern that selects nothing in every play is an error. */
