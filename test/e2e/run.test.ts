@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labUp } from '../../src/lab/index.js';
-import { getLab, labSkipReason } from '../support/lab.js';
+import { labDown, labStatus, labUp } from '../../src/lab/index.js';
+import { getLab, labOptionsOf, labSkipReason } from '../support/lab.js';
 
 const lab = getLab();
 const root = resolve(__dirname, '../..');
@@ -36,10 +36,14 @@ function underlay(args: string[], env: Record<string, string> = {}): Ran {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, events };
 }
 
+/** PIDs of the lab hosts now (another test file may have rebuilt a host since the setup). */
+const pids = new Map<string, number>();
+
 /** Runs a command inside a lab host (all its namespaces), bypassing SSH, to inspect it. */
 function onHost(host: string, script: string): { code: number; out: string } {
-  const h = lab!.hosts.find((x) => x.name === host)!;
-  const r = spawnSync('nsenter', ['-t', String(h.pid), '-a', 'sh', '-c', script], { encoding: 'utf8' });
+  const pid = pids.get(host);
+  if (pid === undefined) throw new Error(`no PID for lab host ${host}`);
+  const r = spawnSync('nsenter', ['-t', String(pid), '-a', 'sh', '-c', script], { encoding: 'utf8' });
   return { code: r.status ?? -1, out: r.stdout };
 }
 
@@ -52,7 +56,8 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
   const workers = ['worker1', 'worker2', 'worker3'];
   const appDir = '/opt/ul-e2e';
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    for (const h of (await labStatus(labOptionsOf(lab!))).hosts) pids.set(h.name, h.pid);
     dir = mkdtempSync(join(tmpdir(), 'ul-e2e-run-'));
     password = String((readFileSync(lab!.inventoryPath, 'utf8').match(/os_password: (\S+)/) ?? [])[1] ?? '').replace(/^["']|["']$/g, '');
     expect(password.length).toBeGreaterThan(8);
