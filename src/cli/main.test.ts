@@ -63,3 +63,13 @@ describe('underlay CLI (no host is contacted by any of these)', () => {
     expect(r).toMatchObject({ code: 0, out: '  hosts (1):\n    h1\n' });
   });
 });
+
+describe('the README', () => {
+  it("lists every module exactly as `underlay modules` prints the table", async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const r = await cli(['modules']);
+    expect(r.code).toBe(0);
+    expect(readme).toContain(r.out);
+  });
+});

@@ -26,6 +26,7 @@ Usage:
   underlay run PLAYBOOK -i INVENTORY [options]      run a playbook
   underlay inventory -i INVENTORY --list|--graph [GROUP]|--list-hosts PATTERN
   underlay lab up|down|status [options]             a local lab of real hosts (root)
+  underlay modules [NAME...]                        the modules, or one module's parameters
   underlay schema                                   print the playbook JSON Schema
   underlay --version | --help
 
@@ -74,6 +75,10 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       case 'lab': {
         const { labCommand } = await import('./lab.js');
         return await labCommand(rest, io);
+      }
+      case 'modules': {
+        const { modulesCommand } = await import('./modules.js');
+        return modulesCommand(rest, io);
       }
       case 'schema': {
         const { playbookSchema } = await import('../playbook/schema.js');

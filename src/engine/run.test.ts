@@ -312,4 +312,46 @@ describe('engine (linear strategy on local hosts)', () => {
     expect(result.exitCode).toBe(EXIT.HOST_UNREACHABLE);
     expect(result.stats['h3']).toMatchObject({ unreachable: 1 });
   });
+
+  it('max_fail_percentage stops the play when too many hosts failed', async () => {
+    const { of } = await run(`
+- hosts: web
+  max_fail_percentage: 30
+  tasks:
+    - name: fails on h1
+      command: test {{ n }} -ne 1
+    - name: after
+      debug: msg=after
+`);
+    expect(of('fails on h1')).toEqual({ h1: 'failed', h2: 'changed', h3: 'changed' });
+    expect(of('after')).toEqual({});
+    const tolerant = await run(`
+- hosts: web
+  max_fail_percentage: 50
+  tasks:
+    - name: fails on h1
+      command: test {{ n }} -ne 1
+    - name: after
+      debug: msg=after
+`);
+    expect(tolerant.of('after')).toEqual({ h2: 'ok', h3: 'ok' });
+  });
+
+  it('meta: flush_handlers runs notified handlers at that point, once', async () => {
+    const { events } = await run(`
+- hosts: h1
+  tasks:
+    - name: change
+      command: "true"
+      notify: h
+    - meta: flush_handlers
+    - name: after flush
+      debug: msg=x
+  handlers:
+    - name: h
+      debug: msg=handled
+`);
+    const order = events.filter((e): e is HostResultEvent => e.type === 'host_result').map((e) => e.task);
+    expect(order).toEqual(['change', 'h', 'after flush']);
+  });
 });
