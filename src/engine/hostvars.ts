@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { loadVarsFile } from '../playbook/load.js';
 import type { Play, RoleContext, Task } from '../playbook/model.js';
-import { lazyVars, mergeLayers } from '../vars/precedence.js';
+import { lazyVars, markSelfRendering, mergeLayers } from '../vars/precedence.js';
 import { renderString } from '../vars/template.js';
 
 export const OMIT = '__omit_place_holder__underlay__';
@@ -54,7 +54,7 @@ export class HostVars {
         get: () => lazyVars(this.merged(h, undefined)),
       });
     }
-    this.hostvarsView = view;
+    this.hostvarsView = markSelfRendering(view);
   }
 
   /** vars_files of the play for a host (paths may be templated). */

@@ -64,6 +64,19 @@ export function originOf(layers: VarLayers, name: string): Layer | undefined {
 const MAX_DEPTH = 50;
 
 /**
+ * Views that render their own values when read (lazyVars views, the `hostvars` view): they
+ * are never walked nor copied by containsTemplate/renderValue. Walking one would render
+ * every variable behind it, and `hostvars` leads back to itself through every host.
+ */
+const selfRendering = new WeakSet<object>();
+
+/** Marks a view as rendering its own values (see selfRendering). */
+export function markSelfRendering<T extends object>(view: T): T {
+  selfRendering.add(view);
+  return view;
+}
+
+/**
  * A read-only view of `vars` in which strings containing `{{` are rendered when read,
  * recursively (a variable may refer to another), with loops detected.
  */
@@ -108,11 +121,12 @@ export function lazyVars(vars: Record<string, unknown>): Record<string, unknown>
       return false;
     },
   });
-  return view;
+  return markSelfRendering(view);
 }
 
 function containsTemplate(v: unknown): boolean {
   if (typeof v === 'string') return v.includes('{{');
+  if (typeof v === 'object' && v !== null && selfRendering.has(v)) return false;
   if (Array.isArray(v)) return v.some(containsTemplate);
   if (isPlainObject(v)) return Object.values(v).some(containsTemplate);
   return false;
@@ -121,6 +135,7 @@ function containsTemplate(v: unknown): boolean {
 /** Renders every string inside a value (returns new values, never mutates). */
 export function renderValue(v: unknown, vars: Record<string, unknown>): unknown {
   if (typeof v === 'string') return v.includes('{{') ? renderString(v, vars) : v;
+  if (typeof v === 'object' && v !== null && selfRendering.has(v)) return v;
   if (Array.isArray(v)) return v.map((x) => renderValue(x, vars));
   if (isPlainObject(v)) {
     const out: Record<string, unknown> = {};
