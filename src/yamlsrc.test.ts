@@ -6,7 +6,7 @@ describe('parseYaml: YAML as Ansible (PyYAML, YAML 1.1) reads it', () => {
     ['yes', true], ['No', false], ['on', true], ['OFF', false], ['true', true], ['False', false],
     ['y', 'y'], ['n', 'n'], ['Y', 'Y'],
     ['0755', 0o755], ['0x1F', 31], ['1e3', '1e3'], ['1.5e+3', 1500], ['1.0', 1], ['~', null], ['null', null],
-    ['192.168.1.0/29', '192.168.1.0/29'],
+    ['192.168.1.0/29', '192.168.1.0/29'], ['.', '.'], ['1.', 1], ['.5', 0.5], ['-2.50', -2.5], ['.inf', Infinity], ['.nan', NaN], ['1_000', 1000],
   ])('%s', (text, expected) => {
     expect(parseYaml(`v: ${text}\n`, 'f.yml')).toEqual({ v: expected });
   });

@@ -109,6 +109,15 @@ const pyFalse: ScalarTag = {
   resolve: () => false,
 };
 
+/** PyYAML's plain floats: digits around a dot (a lone `.` is a string, as `record: .` needs). */
+const pyFloat: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  default: true,
+  identify: (v) => typeof v === 'number',
+  test: /^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/,
+  resolve: (str) => Number.parseFloat(str.replace(/_/g, '')),
+};
+
 /** PyYAML needs a dot and a signed exponent: `1e3` stays a string there. */
 const pyFloatExp: ScalarTag = {
   tag: 'tag:yaml.org,2002:float',
@@ -144,9 +153,13 @@ export function parseYamlDocuments(text: string, file: string): unknown[] {
     uniqueKeys: true,
     customTags: (tags) => [
       ...tags.filter((t) => {
-        const tt = t as { tag?: string; format?: string };
-        return tt.tag !== 'tag:yaml.org,2002:bool' && !(tt.tag === 'tag:yaml.org,2002:float' && tt.format === 'EXP');
+        const tt = t as { tag?: string; format?: string; test?: RegExp };
+        if (tt.tag === 'tag:yaml.org,2002:bool') return false;
+        if (tt.tag !== 'tag:yaml.org,2002:float') return true;
+        // keep .inf/.nan; replace the plain and exponent floats by PyYAML's
+        return tt.format !== 'EXP' && (tt.test?.test('.inf') ?? false);
       }),
+      pyFloat,
       pyFloatExp,
       pyTrue,
       pyFalse,

@@ -15,7 +15,7 @@ function yamlFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
     const p = join(dir, d.name);
-    if (d.isDirectory()) return ['defaults', 'vars', 'templates', 'files'].includes(d.name) ? [] : yamlFiles(p);
+    if (d.isDirectory()) return ['defaults', 'vars', 'templates', 'files', 'group_vars', 'host_vars'].includes(d.name) ? [] : yamlFiles(p);
     return /\.ya?ml$/.test(d.name) ? [p] : [];
   });
 }

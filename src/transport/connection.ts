@@ -820,7 +820,10 @@ export class Connection {
     session.closedByUs = true;
     const closed = new Promise<void>((resolve) => session.client.once('close', () => resolve()));
     session.ssh.dispose();
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+    // bounded wait for the close; the timer must not keep the process alive afterwards
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     for (const j of session.jumps) {
       try {
         j.dispose();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, labStatus, labUp } from '../../src/lab/index.js';
-import { getLab, labOptionsOf, labSkipReason } from '../support/lab.js';
+import { getLab, inHost, labOptionsOf, labSkipReason } from '../support/lab.js';
 
 const lab = getLab();
 const root = resolve(__dirname, '../..');
@@ -42,9 +42,9 @@ const pids = new Map<string, number>();
 /** Runs a command inside a lab host (all its namespaces), bypassing SSH, to inspect it. */
 function onHost(host: string, script: string): { code: number; out: string } {
   const pid = pids.get(host);
-  if (pid === undefined) throw new Error(`no PID for lab host ${host}`);
-  const r = spawnSync('nsenter', ['-t', String(pid), '-a', 'sh', '-c', script], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout };
+  const h = lab!.hosts.find((x) => x.name === host);
+  if (pid === undefined || !h) throw new Error(`no PID for lab host ${host}`);
+  return inHost(h, pid, ['sh', '-c', script]);
 }
 
 const recapOf = (r: Ran) => r.events.find((e) => e['type'] === 'recap')!['hosts'] as Record<string, { changed: number; failed: number; unreachable: number; ok: number }>;

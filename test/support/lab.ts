@@ -4,7 +4,8 @@
  * provide/inject. Where no lab could be made (not root, no namespaces, packages missing)
  * the lab is null and labSkipReason() says why; tests skip with that message.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { inject } from 'vitest';
 import type { LabHost, LabOptions, LabState } from '../../src/lab/index.js';
 
@@ -80,4 +81,26 @@ export function ssh(lab: Pick<LabState, 'keyFile' | 'knownHostsFile'>, host: Pic
     });
     child.stdin?.end(opts.input ?? '');
   });
+}
+
+/**
+ * Runs argv inside a lab host (all its namespaces: its files, network and processes),
+ * bypassing SSH, to inspect it. Refuses unless `pid` is still that host's PID 1 (its
+ * network namespace is the lab's `netns`): a stale PID may belong to a process of the
+ * machine itself, and commands must never run there.
+ */
+export function inHost(host: Pick<LabHost, 'name' | 'netns'>, pid: number, argv: string[], opts: { input?: string; env?: Record<string, string> } = {}): { code: number; out: string; err: string } {
+  let same = false;
+  try {
+    same = statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${host.netns}`).ino;
+  } catch {
+    same = false;
+  }
+  if (!same) throw new Error(`lab host ${host.name}: PID ${pid} is not its PID 1 any more (rebuilt?): refusing to nsenter`);
+  const envArgs = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const r = spawnSync('nsenter', ['-t', String(pid), '-a', ...(envArgs.length > 0 ? ['env', ...envArgs] : []), ...argv], {
+    encoding: 'utf8',
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
