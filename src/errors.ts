@@ -68,6 +68,13 @@ export class InputErrors extends UnderlayError {
 /** A template could not be rendered (undefined variable, bad syntax). */
 export class TemplateError extends InputError {}
 
+/**
+ * A template used a variable that is not defined. Reading a variable whose value is such
+ * a template gives an undefined value in expressions (`x is defined` is false, `x |
+ * default(...)` takes the default), as in Ansible.
+ */
+export class UndefinedVariableError extends TemplateError {}
+
 /** A vault file could not be decrypted (wrong password, corrupt file) or no password was given. */
 export class VaultError extends InputError {}
 

@@ -25,6 +25,7 @@ import {
   pyType,
   truthy,
   Undef,
+  readValue,
 } from './values.js';
 
 /** Longest string or list `*` may build. */
@@ -33,10 +34,8 @@ const MAX_REPEAT = 10_000_000;
 type Vars = Record<string, unknown>;
 
 function lookup(vars: Vars, name: string): unknown {
-  if (Object.prototype.hasOwnProperty.call(vars, name)) {
-    const v = vars[name];
-    if (v !== undefined) return v;
-  }
+  const v = readValue(vars, name);
+  if (v !== undefined) return v;
   return new Undef(`'${name}' is undefined`);
 }
 

@@ -6,6 +6,7 @@
  * Only own properties of plain objects (prototype Object.prototype or null) and indices of
  * arrays are ever read: nothing reaches a prototype, a function or a JS internal.
  */
+import { UndefinedVariableError } from '../errors.js';
 import { ExprEvalError, UndefinedError } from './errors.js';
 
 /** An undefined value: carries the message of the first failed lookup (Ansible's chained undefined). */
@@ -32,8 +33,22 @@ const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnPropert
 
 /** obj[key] when obj is a plain mapping that has `key` as its own property with a value; else undefined. */
 export function ownValue(obj: Dict, key: string): unknown {
-  if (!hasOwn(obj, key)) return undefined;
-  return obj[key];
+  return readValue(obj, key);
+}
+
+/**
+ * obj[key], where a variable view renders its value when read: a value that is a template
+ * using an undefined variable is undefined here (an Undef with that message), as in Ansible.
+ */
+export function readValue(obj: Record<string, unknown>, key: string): unknown {
+  try {
+    // (a view renders the value already to describe the property)
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) return undefined;
+    return obj[key];
+  } catch (e) {
+    if (e instanceof UndefinedVariableError) return new Undef(e.reason);
+    throw e;
+  }
 }
 
 /** True when `key` is an own property of the mapping with a value other than JS undefined. */

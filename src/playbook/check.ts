@@ -10,7 +10,8 @@ import { ErrorSink, InputError, type SourceLoc } from '../errors.js';
 import type { Inventory } from '../inventory/index.js';
 import { referencedVariables } from '../vars/template.js';
 import { isPlainObject, locOf } from '../yamlsrc.js';
-import type { Play, Playbook, Task } from './model.js';
+import type { Expr } from '../expr/ast.js';
+import type { Condition, Play, Playbook, Task } from './model.js';
 import { suggest } from '../modules/params.js';
 
 export const MAGIC_VARS = [
@@ -54,6 +55,25 @@ function namesOf(v: unknown, into: Set<string>): void {
 
 function tasksOf(play: Play): Task[] {
   return [...play.sections.flatMap((s) => s.tasks), ...play.handlers];
+}
+
+/**
+ * The variables a task's conditions require to be defined (`X is defined`,
+ * `X is not undefined`, as a whole condition or one side of an `and`): the task runs
+ * only where they are, so its templates may use them.
+ */
+export function definedGuards(when: readonly Condition[]): string[] {
+  const names: string[] = [];
+  const walk = (e: Expr): void => {
+    if (e.kind === 'binary' && e.op === 'and') {
+      walk(e.left);
+      walk(e.right);
+    } else if (e.kind === 'test' && e.operand.kind === 'name' && ((e.name === 'defined' && !e.negated) || (e.name === 'undefined' && e.negated))) {
+      names.push(e.operand.name);
+    }
+  };
+  for (const c of when) walk(c.expr);
+  return names;
 }
 
 export function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>, plannedVars: Iterable<string> = []): void {
@@ -100,6 +120,8 @@ export function checkVariables(playbook: Playbook, inventory: Inventory, extraVa
     check(play.vars, play.vars, '', new Set());
     for (const t of tasksOf(play)) {
       const local = new Set<string>(Object.keys(t.vars));
+      // a task that runs only when a variable is defined may use it
+      for (const n of definedGuards(t.when)) local.add(n);
       if (t.role) namesOf(t.role.params, local);
       const owner = t.argsOwner;
       for (const [k, v] of Object.entries(t.args)) {

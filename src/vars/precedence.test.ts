@@ -7,6 +7,8 @@ import { loadInventory } from '../inventory/index.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { lazyVars, mergeLayers, originOf, PRECEDENCE } from './precedence.js';
 import { Secrets } from './secrets.js';
+import { TemplateError, UndefinedVariableError } from '../errors.js';
+import { evaluate, parseExpression, UndefinedError } from '../expr/index.js';
 
 describe('mergeLayers', () => {
   it('a later layer replaces the whole value of an earlier one, in the documented order', () => {
@@ -53,5 +55,29 @@ describe('precedence through a real run (role defaults < inventory < play vars <
 
   it('extra vars win over everything, facts included', async () => {
     expect((await msg({ v9: 'extra', v1: 'extra' })).slice(0, 9)).toEqual(['extra', 'inventory', 'play-vars', 'vars-files', 'role-vars', 'role-params', 'task-vars', 'fact', 'extra']);
+  });
+});
+
+describe('a variable whose template uses an undefined variable', () => {
+  const view = () => lazyVars({ x: '{{ nothing_here }}', y: 'plain', z: '{{ x }}', w: '{{#if }}' });
+  const ev = (src: string) => evaluate(parseExpression(src), view());
+
+  it('is undefined in expressions, as in Ansible: `is defined` false, default taken', () => {
+    expect(ev('x is defined')).toBe(false);
+    expect(ev('x is undefined')).toBe(true);
+    expect(ev("x | default('fallback')")).toBe('fallback');
+    expect(ev('y is defined')).toBe(true);
+    // through another variable too
+    expect(ev('z is defined')).toBe(false);
+  });
+
+  it('names the variable that is missing when it is used', () => {
+    expect(() => ev('x == 1')).toThrow(UndefinedError);
+    expect(() => ev('x == 1')).toThrow(/nothing_here/);
+  });
+
+  it('is still an error when its template is broken', () => {
+    expect(() => ev('w is defined')).toThrow(TemplateError);
+    expect(() => ev('w is defined')).not.toThrow(UndefinedVariableError);
   });
 });

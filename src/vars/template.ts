@@ -40,7 +40,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { InputError, TemplateError, type SourceLoc } from '../errors.js';
+import { InputError, TemplateError, UndefinedVariableError, type SourceLoc } from '../errors.js';
 import { copyLoc, locOf, VaultText } from '../yamlsrc.js';
 import { HELPERS, truthy, Undefined, type HelperSpec } from './helpers.js';
 
@@ -126,6 +126,8 @@ class TemplateFailure {
     readonly line: number | undefined,
     readonly column: number | undefined,
     readonly cause?: unknown,
+    /** The failure is the use of an undefined value. */
+    readonly undefinedValue = false,
   ) {}
 }
 
@@ -154,13 +156,15 @@ interface HelperOptions {
 }
 
 function undefinedFailure(u: Undefined, fallback: Loc | undefined): TemplateFailure {
-  return new TemplateFailure(u.description, u.line ?? fallback?.start.line, u.column ?? fallback?.start.column);
+  return new TemplateFailure(u.description, u.line ?? fallback?.start.line, u.column ?? fallback?.start.column, undefined, true);
 }
 
 /** A thrown value from a helper, as a failure at the helper's position. */
 function helperFailure(name: string, e: unknown, loc: Loc | undefined): TemplateFailure {
   if (e instanceof TemplateFailure) return e;
   if (e instanceof Undefined) return undefinedFailure(e, loc);
+  // a variable whose own template uses an undefined variable
+  if (e instanceof UndefinedVariableError) return new TemplateFailure(e.reason, loc?.start.line, loc?.start.column, e, true);
   const reason =
     e instanceof InputError ? `${name}: ${e.reason}` : `${name} failed: ${e instanceof Error ? e.message : String(e)}`;
   return new TemplateFailure(reason, loc?.start.line, loc?.start.column, e);
@@ -660,6 +664,8 @@ function run(compiled: Compiled, vars: Record<string, unknown>): unknown {
     return compiled.native ? box.value : out;
   } catch (e) {
     if (e instanceof TemplateFailure) throw e;
+    // a variable whose own template uses an undefined variable
+    if (e instanceof UndefinedVariableError) throw new TemplateFailure(e.reason, undefined, undefined, e, true);
     const ex = e as { message?: string; lineNumber?: number; column?: number };
     if (typeof ex.lineNumber === 'number') {
       throw new TemplateFailure(`template error: ${String(ex.message).replace(/ - \d+:\d+$/, '')}`, ex.lineNumber, ex.column, e);
@@ -733,7 +739,8 @@ function toError(f: TemplateFailure, template: string, origin: Origin): Template
   } else if (origin.loc) {
     loc = f.line !== undefined ? scalarPosition(origin.loc, template, f.line, f.column ?? 0) : origin.loc;
   }
-  return new TemplateError(`${f.reason} in ${excerpt(template, origin, f.line)}`, loc, { cause: f.cause });
+  const Kind = f.undefinedValue ? UndefinedVariableError : TemplateError;
+  return new Kind(`${f.reason} in ${excerpt(template, origin, f.line)}`, loc, { cause: f.cause });
 }
 
 function guarded<T>(template: string, origin: Origin, work: () => T): T {
