@@ -16,7 +16,8 @@
  * - get_url: a node HTTP server on 127.0.0.1; dest in a temporary directory.
  * - unarchive: an archive made here, extracted into a temporary directory.
  * - wait_for: ports opened here on loopback addresses.
- * - package (root only): a .deb built here (underlay-test-pkg), installed and removed.
+ * - package (root only): a .deb built here (underlay-test-pkg), installed and removed in
+ *   a private mount namespace whose /var, /usr and /etc are overlays (as for service).
  * Namespace tests skip when not root or when the tools are missing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -162,6 +163,45 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * A private mount namespace (a holder process made with `unshare --mount`) in which each
+ * directory of `overlays` is an overlay whose writes land in a tmpfs, and /run is a fresh
+ * tmpfs: commands run there (MountNsChannel) change nothing the machine sees.
+ */
+async function privateMountNs(base: string, overlays: string[]): Promise<{ holder: ChildProcess; ch: MountNsChannel }> {
+  mkdirSync(base, { recursive: true });
+  const steps = overlays.map((dir, i) => {
+    const opts = `lowerdir=${dir},upperdir=${base}/u${i},workdir=${base}/w${i}`;
+    return sh`mkdir -p ${`${base}/u${i}`} ${`${base}/w${i}`} && mount -t overlay overlay -o ${opts} ${dir}`.text;
+  });
+  const script = `${sh`mount -t tmpfs ul-test ${base}`.text} && ${steps.join(' && ')} && mount -t tmpfs ul-test-run /run && echo ready && exec sleep 600`;
+  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  holder.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 200 && !out.includes('ready'); i++) await sleep(25);
+  if (!out.includes('ready')) {
+    holder.kill('SIGKILL');
+    throw new Error(`mount namespace not ready: ${err}`);
+  }
+  const ch = new MountNsChannel(holder.pid!);
+  // The namespace really is private: the machine does not see what is written there.
+  for (const dir of overlays) {
+    const probe = join(dir, `ul-test-probe-${process.pid}`);
+    const inside = await ch.run(sh`mkdir ${probe} && test -d ${probe} && test ! -e /run/underlay && echo private`);
+    expect(inside.stdout).toBe('private\n');
+    expect(existsSync(probe)).toBe(false);
+  }
+  return { holder, ch };
+}
+
+async function stopHolder(holder: ChildProcess | undefined): Promise<void> {
+  if (!holder) return;
+  holder.kill('SIGKILL');
+  for (let i = 0; i < 100 && holder.exitCode === null && holder.signalCode === null; i++) await sleep(20);
+}
+
 // ---------------------------------------------------------------------------------------
 describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid'))('service (supervised) in a private mount namespace', () => {
   let holder: ChildProcess;
@@ -170,26 +210,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
   const started = new Set<number>();
 
   beforeAll(async () => {
-    mkdirSync(base, { recursive: true });
-    const script = sh`mount -t tmpfs ul-test ${base} &&
-mkdir -p ${base}/etc-u ${base}/etc-w ${base}/log-u ${base}/log-w &&
-mount -t overlay overlay -o ${`lowerdir=/etc,upperdir=${base}/etc-u,workdir=${base}/etc-w`} /etc &&
-mount -t overlay overlay -o ${`lowerdir=/var/log,upperdir=${base}/log-u,workdir=${base}/log-w`} /var/log &&
-mount -t tmpfs ul-test-run /run &&
-echo ready && exec sleep 600`;
-    holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script.text], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    holder.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    for (let i = 0; i < 200 && !out.includes('ready'); i++) await sleep(25);
-    if (!out.includes('ready')) throw new Error(`mount namespace not ready: ${err}`);
-    ch = new MountNsChannel(holder.pid!);
-    // The namespace really is private: the machine does not see its /etc/underlay.
-    const probe = `/etc/ul-test-probe-${process.pid}`;
-    const inside = await ch.run(sh`mkdir ${probe} && test -d ${probe} && test ! -e /run/underlay && echo private`);
-    expect(inside.stdout).toBe('private\n');
-    expect(existsSync(probe)).toBe(false);
+    ({ holder, ch } = await privateMountNs(base, ['/etc', '/var/log']));
   });
 
   afterAll(async () => {
@@ -206,8 +227,7 @@ echo ready && exec sleep 600`;
         }
       }
     }
-    holder.kill('SIGKILL');
-    for (let i = 0; i < 100 && holder.exitCode === null && holder.signalCode === null; i++) await sleep(20);
+    await stopHolder(holder);
   });
 
   async function facts(name: string) {
@@ -604,16 +624,23 @@ describe('wait_for on loopback ports and files', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-describe.skipIf(!isRoot || !have('dpkg-deb') || !have('apt-get'))('package: a .deb built here, installed and removed', () => {
-  const ch = new LocalChannel();
+describe.skipIf(!isRoot || !have('dpkg-deb') || !have('apt-get'))('package: a .deb built here, installed and removed in a private mount namespace', () => {
+  // dpkg and apt write under /var, /usr and /etc: overlays there keep the machine's own
+  // package database and files as they are
+  let holder: ChildProcess | undefined;
+  let ch: MountNsChannel;
   const name = 'underlay-test-pkg';
   const dir = join(tmp, 'deb');
-  const status = () => {
+  const machineStatus = () => {
     try {
       return execFileSync('dpkg-query', ['-W', '-f=${db:Status-Abbrev} ${Version}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     } catch {
       return 'unknown';
     }
+  };
+  const status = async () => {
+    const r = await ch.run(sh`dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${name} 2>/dev/null`);
+    return r.exitCode === 0 ? r.stdout : 'unknown';
   };
   const build = (version: string): string => {
     const root = join(dir, version);
@@ -626,12 +653,14 @@ describe.skipIf(!isRoot || !have('dpkg-deb') || !have('apt-get'))('package: a .d
     return out;
   };
 
-  beforeAll(() => {
-    expect(status()).toBe('unknown');
+  beforeAll(async () => {
+    expect(machineStatus()).toBe('unknown');
+    ({ holder, ch } = await privateMountNs(join(tmp, 'pkg-mnt'), ['/var', '/usr', '/etc']));
+    expect(await status()).toBe('unknown');
   });
-  afterAll(() => {
-    if (status() !== 'unknown') execFileSync('dpkg', ['--purge', name], { stdio: 'ignore' });
-    expect(status()).toBe('unknown');
+  afterAll(async () => {
+    await stopHolder(holder);
+    expect(machineStatus()).toBe('unknown');
   });
 
   it('installs from a controller .deb, then nothing; a new version upgrades; absent removes', async () => {
@@ -640,7 +669,8 @@ describe.skipIf(!isRoot || !have('dpkg-deb') || !have('apt-get'))('package: a .d
     expect(r.failed).toBeUndefined();
     expect(r.changed).toBe(true);
     expect(r.result).toMatchObject({ installed: [`${name}=1.0-1`], removed: [] });
-    expect(status()).toBe('ii  1.0-1');
+    expect(await status()).toBe('ii  1.0-1');
+    expect(machineStatus()).toBe('unknown');
     expect(readdirSync('/tmp').filter((f) => f.startsWith('underlay-') && f.endsWith('.deb'))).toEqual([]);
     const again = await runTask(pkg, { deb: v1 }, ch);
     expect(again.changed).toBe(false);
@@ -653,12 +683,12 @@ describe.skipIf(!isRoot || !have('dpkg-deb') || !have('apt-get'))('package: a .d
     const v2 = build('1.1-1');
     const up = await runTask(pkg, { deb: v2 }, ch);
     expect(up.changed).toBe(true);
-    expect(status()).toBe('ii  1.1-1');
+    expect(await status()).toBe('ii  1.1-1');
 
     const rm = await runTask(pkg, { name: [name], state: 'absent' }, ch);
     expect(rm.failed).toBeUndefined();
     expect(rm.result).toMatchObject({ installed: [], removed: [name] });
-    expect(['unknown', 'rc  1.1-1']).toContain(status());
+    expect(['unknown', 'rc  1.1-1']).toContain(await status());
     const rm2 = await runTask(pkg, { name: [name], state: 'absent' }, ch);
     expect(rm2.changed).toBe(false);
   }, 120_000);
