@@ -161,6 +161,32 @@ describe('engine (linear strategy on local hosts)', () => {
     expect(results.find((r) => r.task === 'third time lucky')!.result?.['attempts']).toBe(3);
   });
 
+  it('retries and delay may be templates, rendered on each host', async () => {
+    const { of, results } = await run(`
+- hosts: web
+  vars: { attempts_allowed: "{{ n }}", pause: 0 }
+  tasks:
+    - name: never
+      command: "false"
+      register: t
+      until: t.rc == 0
+      retries: "{{ attempts_allowed }}"
+      delay: "{{ pause }}"
+      ignore_errors: true
+    - name: bad count
+      command: "true"
+      register: b
+      until: b.rc == 0
+      retries: "{{ 'many' }}"
+      ignore_errors: true
+`);
+    expect(of('never')).toEqual({ h1: 'failed', h2: 'failed', h3: 'failed' });
+    // n retries after the first attempt: h1 1 + 1, h2 1 + 2, h3 1 + 3
+    const attempts = Object.fromEntries(results.filter((r) => r.task === 'never').map((r) => [r.host, r.result?.['attempts']]));
+    expect(attempts).toEqual({ h1: 2, h2: 3, h3: 4 });
+    expect(results.find((r) => r.task === 'bad count')?.msg).toBe(`'retries' must be an integer >= 0, got "many" from "{{ 'many' }}"`);
+  });
+
   it('check mode changes nothing and says when it cannot predict', async () => {
     const marker = join(dir, 'check-marker');
     const { of, results } = await run(

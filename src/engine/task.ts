@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { formatLoc, inputErrorsOf, UnderlayError, UnreachableError } from '../errors.js';
+import { formatLoc, inputErrorsOf, TaskError, UnderlayError, UnreachableError } from '../errors.js';
 import { evaluateCondition } from '../expr/index.js';
 import type { Inventory } from '../inventory/index.js';
 import { checkParams } from '../modules/params.js';
@@ -227,6 +227,14 @@ function renderSafe(v: unknown, vars: Record<string, unknown>): unknown {
   }
 }
 
+/** A templated `retries` or `delay`, rendered: an integer >= 0. */
+function renderCount(template: string, vars: Record<string, unknown>, key: string): number {
+  const v = renderValue(template, vars);
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0) throw new TaskError(`'${key}' must be an integer >= 0, got ${JSON.stringify(v)} from "${template}"`);
+  return n;
+}
+
 /** `when`, then the attempts (`until`/`retries`). */
 async function once(x: ExecInput, def: ModuleDef, vars: Record<string, unknown>): Promise<Attempt> {
   const { task } = x;
@@ -242,7 +250,16 @@ async function once(x: ExecInput, def: ModuleDef, vars: Record<string, unknown>)
       };
     }
   }
-  const attempts = task.until ? task.retries + 1 : 1;
+  let retries = task.retries;
+  let delaySeconds = task.delaySeconds;
+  try {
+    if (task.until && task.retriesTemplate !== undefined) retries = renderCount(task.retriesTemplate, vars, 'retries');
+    if (task.until && task.delayTemplate !== undefined) delaySeconds = renderCount(task.delayTemplate, vars, 'delay');
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return { status: 'failed', changed: false, msg, result: { failed: true, changed: false, msg } };
+  }
+  const attempts = task.until ? retries + 1 : 1;
   let last: Attempt | undefined;
   for (let n = 1; n <= attempts; n++) {
     last = await attempt(x, def, vars);
@@ -252,7 +269,7 @@ async function once(x: ExecInput, def: ModuleDef, vars: Record<string, unknown>)
     if (!u.ok) return { ...last, status: 'failed', msg: u.error, result: { ...last.result, failed: true, msg: u.error } };
     last.result['attempts'] = n;
     if (u.value) return last;
-    if (n < attempts) await sleep(task.delaySeconds * 1000);
+    if (n < attempts) await sleep(delaySeconds * 1000);
   }
   const msg = `${task.until?.map((c) => c.src).join(' and ')} still false after ${attempts} attempts${last?.msg ? `: ${last.msg}` : ''}`;
   return { ...(last as Attempt), status: 'failed', msg, result: { ...last!.result, failed: true, msg } };

@@ -14,9 +14,24 @@ export interface IpAddr {
   scope: string;
   label?: string;
   secondary: boolean;
-  /** Learnt (SLAAC, DHCP with lifetimes): not a configured address. */
+  /**
+   * `"dynamic": true`: the address is not permanent: it has a finite lifetime that the
+   * kernel counts down (SLAAC, a DHCP lease, any address added with `valid_lft N`).
+   */
   dynamic: boolean;
+  /** Seconds left before the kernel removes the address; LIFETIME_FOREVER for a permanent one. */
   validLifeTime?: number;
+}
+
+/** The valid lifetime `ip` reports for a permanent address (`valid_lft forever`). */
+export const LIFETIME_FOREVER = 0xffffffff;
+
+/**
+ * An address that expires unless renewed (`dynamic`, or a finite valid lifetime): one a
+ * DHCP client, SLAAC or another daemon manages, not a configured static address.
+ */
+export function isLeased(a: IpAddr): boolean {
+  return a.dynamic || (a.validLifeTime !== undefined && a.validLifeTime !== LIFETIME_FOREVER);
 }
 
 export interface IpAddrLink {

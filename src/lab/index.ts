@@ -163,6 +163,8 @@ const REQUIREMENTS: Requirement[] = [
   { path: '/usr/share/ovn/ovn-sb.ovsschema', pkg: 'ovn-central' },
   { path: 'ovn-controller', pkg: 'ovn-host' },
   { path: ETCD_BINARY, pkg: 'etcd-server' },
+  // the worker role's load-balancing step adds a FORWARD rule in each host's namespace
+  { path: 'iptables', pkg: 'iptables' },
 ];
 
 function findProgram(name: string): string | undefined {

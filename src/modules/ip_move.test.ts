@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CAPTURE_ARMED, decideWith } from '../../test/support/net-fixtures.js';
-import { DEFAULT_STATE_DIR, ip_move, parseTimerCheck } from './ip_move.js';
+import { CAPTURE_ARMED, decideWith, loadFixtures } from '../../test/support/net-fixtures.js';
+import { fixtureContext, paramsOf } from '../../test/support/netns.js';
+import { IPADDR_FIXTURES, type IpAddrFixtureName } from '../facts/ipaddr.fixtures.js';
+import { ipAddrCommand } from '../facts/ipaddr.js';
+import type { Decision } from './types.js';
+import { DEFAULT_STATE_DIR, ip_move, leasedMessage, parseTimerCheck } from './ip_move.js';
 
 const MOVE = { from: 'eth1', to: 'breth1' };
 const D = DEFAULT_STATE_DIR;
@@ -139,5 +143,83 @@ describe('ip_move (decisions on real ip -j output)', () => {
     expect(parseTimerCheck('armed 123\n')).toEqual({ state: 'armed', pid: 123 });
     expect(parseTimerCheck('stale 9\n')).toEqual({ state: 'stale', pid: 9 });
     expect(parseTimerCheck('none\n')).toEqual({ state: 'none' });
+  });
+});
+
+/**
+ * Decides on a captured scenario whose addresses are those of a recorded lease state
+ * (src/facts/ipaddr.fixtures.ts): the links, routes and timer of `scenario`, the real
+ * `ip -j addr show` output of `addrs` (same interface names).
+ */
+async function decideLeased(scenario: 'bridge-ready' | 'moved', addrs: IpAddrFixtureName, args: Record<string, unknown>, check = false): Promise<Decision> {
+  const host = loadFixtures().scenarios[scenario]!.host;
+  const runs = { ...host.runs, [ipAddrCommand().text]: { exitCode: 0, stdout: IPADDR_FIXTURES[addrs].stdout, stderr: '' } };
+  const params = paramsOf(ip_move, args);
+  const observed = await ip_move.observe!(fixtureContext({ ...host, runs }, check), params);
+  return ip_move.decide(params, observed, { checkMode: check, vars: {} });
+}
+
+describe('ip_move with a leased (DHCP) address on the interface', () => {
+  it('fails before doing anything, naming the interface and the leased address, and says how to bridge a DHCP uplink or proceed', async () => {
+    const d = await decideLeased('bridge-ready', 'leased', MOVE);
+    expect(d).toMatchObject({ changed: false, actions: [] });
+    expect(d.failed).toBe(
+      'eth1 holds 10.77.0.2/24 (dynamic, valid 300 s more) from a lease: a DHCP client (systemd-networkd/netplan, dhclient or NetworkManager) manages eth1; ' +
+        'it would renew the lease on eth1, re-adding the address on what is then a port of breth1, while nothing renews the copy moved to breth1. ' +
+        "A DHCP-managed uplink must be bridged by the host's own network configuration, e.g. netplan `bridges: {breth1: {interfaces: [eth1], dhcp4: true}}` (the bridge takes the lease), " +
+        'or given a static address instead of DHCP; then this task finds eth1 a port of breth1 without addresses and does nothing, or moves a static address. ' +
+        'To move the address anyway as static (without lease; stop the DHCP client of eth1 yourself), set allow_dynamic: true.',
+    );
+  });
+
+  it('fails in check mode too, even before the bridge exists (the real run would fail)', async () => {
+    const d = await decideLeased('bridge-ready', 'leased', { ...MOVE, to: 'br-absent' }, true);
+    expect(d.failed).toMatch(/^eth1 holds 10\.77\.0\.2\/24 \(dynamic, valid 300 s more\) from a lease: .* set allow_dynamic: true\.$/);
+  });
+
+  it('with allow_dynamic: true, moves the leased address as a static one (no lifetime on breth1) and says so', async () => {
+    const d = await decideLeased('bridge-ready', 'leased', { ...MOVE, allow_dynamic: true });
+    expect(d.failed).toBeUndefined();
+    expect(d.changed).toBe(true);
+    // The IPv6 address with lifetimes (2001:db8:77::7) is learnt, not configured: it never moves.
+    expect(d.msg).toBe('move 10.77.0.2/24, 10.77.0.9/24, 2001:db8:77::2/64 and 3 route(s) from eth1 to breth1; 10.77.0.2/24 (dynamic, valid 300 s more) moved as static (allow_dynamic): no lease on breth1');
+    expect(d.result).toMatchObject({ addresses: ['10.77.0.2/24', '10.77.0.9/24', '2001:db8:77::2/64'], dynamic_as_static: ['10.77.0.2/24'] });
+    const apply = uploads(d)[`${D}/eth1.apply`]!;
+    expect(apply).toContain("\nip addr replace 10.77.0.2/24 brd 10.77.0.255 dev breth1 || fail 'ip addr replace 10.77.0.2/24 brd 10.77.0.255 dev breth1'\n");
+    expect(apply).not.toContain('lft');
+    expect(d.diff?.[0]?.before).toContain('eth1: master -, up\n  addr inet 10.77.0.2/24 brd 10.77.0.255 dynamic valid_lft 300sec\n');
+    expect(d.diff?.[0]?.after).toContain('  addr inet 10.77.0.2/24 brd 10.77.0.255\n');
+  });
+
+  it('takes "true"/"false" strings for allow_dynamic (a templated variable) as booleans', async () => {
+    expect((await decideLeased('bridge-ready', 'leased', { ...MOVE, allow_dynamic: 'true' })).failed).toBeUndefined();
+    expect((await decideLeased('bridge-ready', 'leased', { ...MOVE, allow_dynamic: 'false' })).failed).toMatch(/^eth1 holds 10\.77\.0\.2\/24 /);
+  });
+
+  it('an uplink already bridged (by the host, the lease on the bridge) is never an error, whatever the lifetimes', async () => {
+    for (const allow_dynamic of [false, true]) {
+      const d = await decideLeased('moved', 'bridged', { ...MOVE, allow_dynamic });
+      expect(d).toMatchObject({ changed: false, actions: [], msg: 'eth1 is a port of breth1 and carries no addresses' });
+      expect(d.failed).toBeUndefined();
+    }
+    const armed = await decideLeased('moved', 'bridged', { ...MOVE, state_dir: CAPTURE_ARMED });
+    expect(armed.failed).toBeUndefined();
+    expect(armed.actions.map((a) => a.kind)).toEqual(['confirm']);
+  });
+
+  it('a lease renewed on the port after a move is named as such', async () => {
+    const d = await decideLeased('moved', 'renewed', MOVE);
+    expect(d.failed).toMatch(/^eth1 is a port of breth1 but holds 10\.77\.0\.2\/24 \(dynamic, valid 300 s more\) again: a DHCP client still manages eth1 and renews its lease there\. A DHCP-managed uplink must be bridged by the host's own network configuration/);
+    const again = await decideLeased('moved', 'renewed', { ...MOVE, allow_dynamic: true });
+    expect(again.changed).toBe(true);
+    expect(again.result).toMatchObject({ addresses: ['10.77.0.2/24'], dynamic_as_static: ['10.77.0.2/24'] });
+  });
+
+  it('lists every leased address', () => {
+    const a = { family: 'inet', prefixlen: 24, scope: 'global', secondary: false, dynamic: true } as const;
+    const msg = leasedMessage('eth1', 'breth1', [{ ...a, local: '10.0.0.2', validLifeTime: 60 }, { ...a, local: '10.0.0.3' }], false);
+    expect(msg.startsWith('eth1 holds 10.0.0.2/24 (dynamic, valid 60 s more), 10.0.0.3/24 (dynamic) from a lease: ')).toBe(true);
+    expect(msg).toContain('re-adding the addresses on what is then a port of breth1');
+    expect(msg.endsWith('To move the addresses anyway as static (without lease; stop the DHCP client of eth1 yourself), set allow_dynamic: true.')).toBe(true);
   });
 });

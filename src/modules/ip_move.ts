@@ -17,8 +17,15 @@
  * fires. The timer and the disarm both claim the pidfile by renaming it (atomic), so a late
  * confirmation and a firing timer cannot both win. decide() is pure: the scripts are text
  * generated from the observed state.
+ *
+ * An address with a lease (`dynamic`, a finite valid lifetime: what a DHCP client adds) is
+ * not moved unless `allow_dynamic` says so: the DHCP client keeps managing `from`, renews
+ * the lease there (re-adding the address on what is now a bridge port) and nothing renews
+ * the copy on `to`. Such an uplink is bridged by the host's own network configuration
+ * (the bridge gets the lease); once it is, `from` is a port of `to` without addresses and
+ * the module has nothing to do. With `allow_dynamic` the addresses move as static ones.
  */
-import { addrCidr, ipAddrCommand, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
+import { addrCidr, ipAddrCommand, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
 import { badIfname, ipLinkCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
 import { ipRouteCommand, parseIpRoute, type IpRoute } from '../facts/iproute.js';
 import { quote, sh, type ShellCommand } from '../transport/quote.js';
@@ -31,6 +38,7 @@ export interface IpMoveParams extends Record<string, unknown> {
   rollback_after?: number;
   confirm_command?: string;
   state_dir: string;
+  allow_dynamic: boolean;
 }
 
 export interface IpMoveTimer {
@@ -66,7 +74,10 @@ export function ipMovePaths(stateDir: string, from: string) {
   };
 }
 
-/** Addresses that belong to the interface's configuration and move with it (not IPv6 link-local, not learnt IPv6). */
+/**
+ * Addresses that belong to the interface's configuration and move with it: every IPv4
+ * address; IPv6 ones except link-local and learnt (dynamic) ones, which `to` learns itself.
+ */
 export function movableAddrs(link: IpAddrLink | undefined): IpAddr[] {
   if (!link) return [];
   return link.addrs.filter((a) => (a.family === 'inet' ? true : a.scope !== 'link' && a.scope !== 'host' && !a.dynamic));
@@ -117,7 +128,31 @@ function routeReplace(r: IpRoute, dev: string, family: 4 | 6): ShellCommand {
 }
 
 function showAddr(a: IpAddr): string {
-  return `${a.family} ${addrWords(a).join(' ')}${a.broadcast !== undefined ? ` brd ${a.broadcast}` : ''}${a.scope !== 'global' ? ` scope ${a.scope}` : ''}`;
+  const lease = isLeased(a) ? ` dynamic${a.validLifeTime !== undefined && a.validLifeTime !== LIFETIME_FOREVER ? ` valid_lft ${a.validLifeTime}sec` : ''}` : '';
+  return `${a.family} ${addrWords(a).join(' ')}${a.broadcast !== undefined ? ` brd ${a.broadcast}` : ''}${a.scope !== 'global' ? ` scope ${a.scope}` : ''}${lease}`;
+}
+
+/** `10.77.0.2/24 (dynamic, valid 300 s more)` */
+function showLease(a: IpAddr): string {
+  const left = a.validLifeTime !== undefined && a.validLifeTime !== LIFETIME_FOREVER ? `, valid ${a.validLifeTime} s more` : '';
+  return `${addrCidr(a)} (dynamic${left})`;
+}
+
+/**
+ * Why leased addresses of `from` are not moved, and the ways on (pure text). `isPort`:
+ * `from` is a port of `to` already (the lease came back on the port after a move).
+ */
+export function leasedMessage(from: string, to: string, leased: readonly IpAddr[], isPort: boolean): string {
+  const list = leased.map(showLease).join(', ');
+  const them = leased.length === 1 ? 'the address' : 'the addresses';
+  const what = isPort
+    ? `${from} is a port of ${to} but holds ${list} again: a DHCP client still manages ${from} and renews its lease there.`
+    : `${from} holds ${list} from a lease: a DHCP client (systemd-networkd/netplan, dhclient or NetworkManager) manages ${from}; it would renew the lease on ${from}, re-adding ${them} on what is then a port of ${to}, while nothing renews the copy moved to ${to}.`;
+  return (
+    `${what} A DHCP-managed uplink must be bridged by the host's own network configuration, e.g. netplan \`bridges: {${to}: {interfaces: [${from}], dhcp4: true}}\` ` +
+    `(the bridge takes the lease), or given a static address instead of DHCP; then this task finds ${from} a port of ${to} without addresses and does nothing, or moves a static address. ` +
+    `To move ${them} anyway as static (without lease; stop the DHCP client of ${from} yourself), set allow_dynamic: true.`
+  );
 }
 
 function showRoute(r: IpRoute): string {
@@ -288,6 +323,12 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
         description: 'A shell command run over the new connection that must succeed for the move to be kept. Default: check that `to` carries the moved addresses and `from` is its port.',
       },
       state_dir: { type: 'path', default: DEFAULT_STATE_DIR, description: 'Where the recorded state, the scripts, the pidfile and the log of the move are kept on the host.' },
+      allow_dynamic: {
+        type: 'bool',
+        default: false,
+        description:
+          'Move addresses that have a lease (`dynamic`, a finite valid lifetime: added by a DHCP client) as static ones. Without it the task fails on such an address: a DHCP-managed uplink is bridged by the host\'s own network configuration (e.g. netplan `bridges: {breth1: {interfaces: [eth1], dhcp4: true}}`). An uplink already moved is never an error.',
+      },
     },
   },
   async observe(ctx, p) {
@@ -342,6 +383,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     const result = { from: p.from, to: p.to, state_dir: p.state_dir };
 
     const converged = from.master === p.to && fromAddrs.length === 0 && routes.length === 0;
+    const leased = fromAddrs.filter(isLeased);
     if (converged) {
       if (o.timer.state === 'armed') {
         // An earlier run moved everything but was not confirmed yet: finish it.
@@ -355,6 +397,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       }
       return { changed: false, actions: [], msg: `${p.from} is a port of ${p.to} and carries no addresses`, result };
     }
+    if (leased.length > 0 && !p.allow_dynamic) return fail(leasedMessage(p.from, p.to, leased, from.master === p.to));
     if (!to) {
       if (env.checkMode) return { changed: true, actions: [], msg: `would move ${p.from} to ${p.to} (${p.to} does not exist yet)`, result };
       return fail(`bridge ${p.to} does not exist: create it first (linux_bridge)`);
@@ -385,16 +428,23 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       { kind: 'confirm', cmd: confirmCommand(plan, p.state_dir, confirm), describe: `confirm the move of ${p.from} to ${p.to} over a new connection`, timeoutMs: p.confirm_timeout * 1000 },
     ];
     const before = describeSide(p.from, from, fromAddrs, routes.map((r) => r.route)) + describeSide(p.to, to, toAddrs, []);
-    const afterTo = [...toAddrs, ...fromAddrs.filter((a) => !toAddrs.some((b) => addrCidr(b) === addrCidr(a)))];
+    const asStatic = leased.length > 0 ? `; ${leased.map(showLease).join(', ')} moved as static (allow_dynamic): no lease on ${p.to}` : '';
+    // What moves is added without lifetime: static on `to`.
+    const afterTo = [...toAddrs, ...fromAddrs.filter((a) => !toAddrs.some((b) => addrCidr(b) === addrCidr(a))).map((a) => ({ ...a, dynamic: false, validLifeTime: LIFETIME_FOREVER }))];
     const after =
       `${p.from}: master ${p.to}, ${from.adminUp ? 'up' : 'down'}\n` +
       describeSide(p.to, { ...to, adminUp: true }, afterTo, routes.map((r) => r.route));
     return {
       changed: true,
       actions,
-      msg: `move ${fromAddrs.map(addrCidr).join(', ') || 'no address'} and ${routes.length} route(s) from ${p.from} to ${p.to}`,
+      msg: `move ${fromAddrs.map(addrCidr).join(', ') || 'no address'} and ${routes.length} route(s) from ${p.from} to ${p.to}${asStatic}`,
       diff: [{ before, after }],
-      result: { ...result, addresses: fromAddrs.map(addrCidr), routes: routes.map((r) => showRoute(r.route)) },
+      result: {
+        ...result,
+        addresses: fromAddrs.map(addrCidr),
+        routes: routes.map((r) => showRoute(r.route)),
+        ...(leased.length > 0 ? { dynamic_as_static: leased.map(addrCidr) } : {}),
+      },
     };
   },
 };

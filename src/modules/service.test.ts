@@ -2,10 +2,14 @@
  * The service module's decisions, data-driven: parameters + facts parsed from real output
  * of the service fact command (captured in a private mount namespace) -> exact actions.
  */
-import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseServiceFacts, type ServiceFacts } from '../facts/service.js';
 import { checkParams } from './params.js';
-import { bootScript, launcherText, service, unitText, type ServiceParams } from './service.js';
+import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, service, unitText, type ServiceParams } from './service.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 // Captured inside a private mount namespace: serviceFactCommand('ul-demo') with nothing defined;
@@ -113,6 +117,31 @@ describe('service (supervised): decide from captured facts', () => {
     expect(described(decide({ ...DEMO, exec: 'sleep 301', state: 'stopped' }, sup(STOPPED)))).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run']);
   });
 
+  it('started and restarted say what this run does to the service (also in check mode: same decision)', () => {
+    const cases: [Record<string, unknown>, string, boolean, boolean][] = [
+      [{ ...DEMO, state: 'started' }, UNDEFINED, true, false],
+      [{ ...DEMO, state: 'started' }, STOPPED, true, false],
+      [{ ...DEMO, state: 'started' }, RUNNING, false, false],
+      [{ ...DEMO, state: 'started' }, ZOMBIE, true, false],
+      [{ ...DEMO, env: { A: 'other' }, state: 'started' }, RUNNING, true, true],
+      [{ ...DEMO, env: { A: 'other' }, state: 'stopped' }, RUNNING, false, false],
+      [{ ...DEMO, env: { A: 'other' }, state: 'started' }, STOPPED, true, false],
+      [{ name: 'ul-demo', state: 'restarted' }, RUNNING, true, true],
+      [{ name: 'ul-demo', state: 'restarted' }, STOPPED, true, false],
+      [{ name: 'ul-demo', state: 'reloaded' }, RUNNING, false, false],
+      [{ name: 'ul-demo', state: 'reloaded' }, STOPPED, true, false],
+      [{ name: 'ul-demo', state: 'stopped' }, RUNNING, false, false],
+      [{ name: 'ul-demo', state: 'stopped' }, UNDEFINED, false, false],
+      [{ name: 'ul-demo', enabled: true }, STOPPED, false, false],
+    ];
+    for (const [args, facts, started, restarted] of cases) {
+      const d = decide(args, sup(facts));
+      expect(d.failed).toBeUndefined();
+      expect(d.result, JSON.stringify(args)).toMatchObject({ started, restarted });
+      expect(/started/.test(d.msg ?? ''), JSON.stringify(args)).toBe(started);
+    }
+  });
+
   it('restarted and reloaded always act', () => {
     expect(described(decide({ name: 'ul-demo', state: 'restarted' }, sup(RUNNING)))).toEqual(['stop ul-demo (pid 8681)', 'start ul-demo']);
     expect(described(decide({ name: 'ul-demo', state: 'restarted' }, sup(STOPPED)))).toEqual(['start ul-demo']);
@@ -147,10 +176,113 @@ describe('service (supervised): decide from captured facts', () => {
     expect(t.endsWith("exec prog 'it'\\''s' '$(id)'\n")).toBe(true);
   });
 
-  it('the boot script is POSIX sh (dash -n) and reads the enabled flags', async () => {
-    const { execFileSync } = await import('node:child_process');
+  it('the boot script is POSIX sh (dash -n) and starts the enabled services in boot order', () => {
     execFileSync('dash', ['-n'], { input: bootScript() });
-    expect(bootScript()).toContain('for ul_flag in /etc/underlay/services/*.enabled; do');
+    expect(bootScript()).toContain(BOOT_ORDER_LIB);
+    expect(bootScript()).toContain('for ul_name in $(ul_boot_order /etc/underlay/services); do\n');
+    expect(BOOT_ORDER_LIB).toContain('for ul_o_f in "$ul_o_dir"/*.enabled; do\n');
+  });
+});
+
+describe('service (supervised): after', () => {
+  const sleeper = { name: 'ul-demo', exec: ['sleep', '300'], env: { A: 'b c' }, workdir: '/' };
+  // The definition as this module has always written it, byte for byte (the captured facts hold it too).
+  const RECORDED = '{\n  "name": "ul-demo",\n  "exec": [\n    "sleep",\n    "300"\n  ],\n  "env": {\n    "A": "b c"\n  },\n  "workdir": "/"\n}\n';
+
+  it('a service without after is recorded exactly as before: nothing is rewritten or restarted', () => {
+    expect(definitionText(sleeper)).toBe(RECORDED);
+    expect(sup(RUNNING).def).toBe(RECORDED);
+    for (const args of [DEMO, { ...DEMO, after: [] }, { ...DEMO, after: ['network-online.target'] }]) {
+      const d = decide({ ...args, state: 'started', enabled: true }, sup(RUNNING));
+      expect(d.actions).toEqual([]);
+      expect(d.changed).toBe(false);
+    }
+  });
+
+  it('after is recorded last, as service names (NAME.service is NAME; other units and repeats are left out)', () => {
+    const d = decide({ ...DEMO, after: ['etcd', 'docker.service', 'network-online.target', 'etcd'], state: 'stopped' }, sup(UNDEFINED));
+    const written = d.actions[1];
+    expect(written).toMatchObject({ kind: 'upload', path: '/etc/underlay/services/ul-demo.json' });
+    expect(written?.kind === 'upload' && written.content).toBe(RECORDED.replace('"workdir": "/"\n}', '"workdir": "/",\n  "after": [\n    "etcd",\n    "docker"\n  ]\n}'));
+  });
+
+  it('a change of after alone rewrites the definition without a restart; the recorded after is kept when exec is not given', () => {
+    const d = decide({ ...DEMO, after: 'etcd', state: 'started' }, sup(RUNNING));
+    expect(described(d)).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run']);
+    expect(d.msg).toBe('ul-demo: definition updated');
+    expect(d.result).toMatchObject({ state: 'started', started: false, restarted: false, pid: 8681 });
+    const withAfter = { ...sup(RUNNING), def: definitionText({ ...sleeper, after: ['etcd'] }) };
+    expect(decide({ name: 'ul-demo', state: 'started' }, withAfter).actions).toEqual([]);
+    expect(decide({ ...DEMO, after: ['etcd'], state: 'started' }, withAfter).actions).toEqual([]);
+    // exec without after: the definition no longer has one
+    expect(described(decide({ ...DEMO, state: 'started' }, withAfter))).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run']);
+  });
+
+  it('refusals: a bad unit name; after, wants and requires without exec', () => {
+    expect(decide({ ...DEMO, after: ['etcd\nExecStartPre=/bin/evil'], state: 'started' }, sup(UNDEFINED)).failed).toBe(
+      "service ul-demo: bad unit name 'etcd\nExecStartPre=/bin/evil' in after (letters, digits, _ . @ : -; no slash)",
+    );
+    expect(decide({ ...DEMO, requires: ['../x'], state: 'started' }, sup(UNDEFINED)).failed).toMatch(/bad unit name '..\/x' in requires/);
+    expect(decide({ name: 'ul-demo', after: ['etcd'], state: 'started' }, sup(STOPPED)).failed).toBe('service ul-demo: after, wants and requires need exec');
+    expect(decide({ name: 'ul-demo', wants: ['etcd'], state: 'started' }, sup(STOPPED)).failed).toBe('service ul-demo: after, wants and requires need exec');
+  });
+
+  describe('the boot order (BOOT_ORDER_LIB run by a real shell over a directory of definitions)', () => {
+    const shells = ['dash', 'bash'].filter((sh) => {
+      try {
+        execFileSync(sh, ['-c', 'true']);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'ul-boot-order-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Defines NAME (NAME.json with `after`), enabled unless told otherwise. */
+    function define(name: string, after: string[] = [], enabled = true) {
+      writeFileSync(join(dir, `${name}.json`), definitionText({ name, exec: ['sleep', '1'], env: { X: 'a "after": [\\"z\\"]' }, workdir: '/', after }));
+      if (enabled) writeFileSync(join(dir, `${name}.enabled`), '');
+    }
+    function order(shell: string): { names: string[]; stderr: string } {
+      const r = spawnSync(shell, ['-c', `${BOOT_ORDER_LIB}\nul_boot_order "$1"`, 'sh', dir], { encoding: 'utf8', timeout: 10_000 });
+      expect(r.status).toBe(0);
+      return { names: r.stdout.split('\n').filter((l) => l !== ''), stderr: r.stderr };
+    }
+
+    it.each(shells)('%s: after between enabled services, then name order; unknown and disabled names ignored; a cycle in name order', (shell) => {
+      define('kube-apiserver', ['etcd']);
+      define('kube-scheduler', ['kube-apiserver']);
+      define('kube-controller-manager', ['kube-apiserver', 'kube-apiserver']);
+      define('etcd', ['network-probe']); // not enabled: ignored
+      define('network-probe', [], false);
+      define('kubelet', ['docker']); // unknown: ignored
+      define('a-first');
+      define('z-self', ['z-self']);
+      define('cyc-b', ['cyc-a']);
+      define('cyc-a', ['cyc-b']);
+      define('after-cyc', ['cyc-b']);
+      writeFileSync(join(dir, 'no-json.enabled'), '');
+      const { names, stderr } = order(shell);
+      // after-cyc waits for the cycle: once only the cycle and it are left, name order
+      expect(names).toEqual(['a-first', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'no-json', 'z-self', 'after-cyc', 'cyc-a', 'cyc-b']);
+      expect(stderr).toBe(
+        'underlay-boot: a cycle in the after of after-cyc cyc-a cyc-b: starting after-cyc first (name order)\n' +
+          'underlay-boot: a cycle in the after of cyc-a cyc-b: starting cyc-a first (name order)\n',
+      );
+    });
+
+    it.each(shells)('%s: a chain given in reverse name order starts from its root; nothing enabled prints nothing', (shell) => {
+      expect(order(shell)).toEqual({ names: [], stderr: '' });
+      define('a', ['b']);
+      define('b', ['c']);
+      define('c', ['d.service']);
+      define('d');
+      expect(order(shell)).toEqual({ names: ['d', 'c', 'b', 'a'], stderr: '' });
+    });
   });
 });
 
@@ -186,6 +318,98 @@ describe('service (systemd): decide from systemctl words', () => {
     const d = decide({ name: 'web', exec: def.exec, state: 'started' }, sd('active', 'enabled', unit));
     expect(described(d)).toEqual(['write /etc/systemd/system/web.service', 'systemctl daemon-reload', 'systemctl restart web.service']);
     expect(d.diff?.[0]?.before).toBe(unit);
+  });
+
+  it('the unit: exact text without dependencies', () => {
+    expect(unit).toBe(
+      [
+        '# Written by underlay: changes made here are overwritten.',
+        '[Unit]',
+        'Description=web (managed by underlay)',
+        'After=network.target',
+        'StartLimitIntervalSec=0',
+        '',
+        '[Service]',
+        'Type=simple',
+        'ExecStart=/usr/bin/python3 -m http.server 8080',
+        'WorkingDirectory=/srv',
+        'Environment="MSG=a \\"b\\" 100%%"',
+        'Restart=on-failure',
+        'RestartSec=5',
+        '',
+        '[Install]',
+        'WantedBy=multi-user.target',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('the unit: exact text with after, wants and requires (NAME means NAME.service; network-online.target in After and Wants)', () => {
+    const d = decide(
+      { name: 'kube-apiserver', exec: '/opt/bin/kube-apiserver --etcd-servers=http://127.0.0.1:4001', after: ['etcd', 'network-online.target', 'etcd.service'], wants: 'docker.socket', requires: ['etcd'], state: 'started' },
+      sd('inactive', 'not-found'),
+    );
+    const written = d.actions[0];
+    expect(written?.kind === 'upload' && written.content).toBe(
+      [
+        '# Written by underlay: changes made here are overwritten.',
+        '[Unit]',
+        'Description=kube-apiserver (managed by underlay)',
+        'After=network.target etcd.service network-online.target',
+        'Wants=docker.socket network-online.target',
+        'Requires=etcd.service',
+        'StartLimitIntervalSec=0',
+        '',
+        '[Service]',
+        'Type=simple',
+        'ExecStart=/opt/bin/kube-apiserver --etcd-servers=http://127.0.0.1:4001',
+        'Restart=on-failure',
+        'RestartSec=5',
+        '',
+        '[Install]',
+        'WantedBy=multi-user.target',
+        '',
+      ].join('\n'),
+    );
+    // network-online.target listed in wants only: in After too; nothing about it otherwise
+    const wantsOnly = unitText({ name: 'x', exec: ['x'], env: {}, workdir: '/' }, false, { wants: ['network-online.target'] });
+    expect(wantsOnly).toContain('\nAfter=network.target network-online.target\nWants=network-online.target\nStartLimitIntervalSec=0\n');
+    expect(unitText({ name: 'x', exec: ['x'], env: {}, workdir: '/' }, false, { after: ['docker'] })).toContain('\nAfter=network.target docker.service\nStartLimitIntervalSec=0\n');
+  });
+
+  it('a unit whose dependencies or restart settings changed is rewritten and reloaded, not restarted', () => {
+    // the unit as written before RestartSec and StartLimitIntervalSec existed
+    const before = unit.replace('StartLimitIntervalSec=0\n', '').replace('RestartSec=5\n', '');
+    const args = { name: 'web', exec: def.exec, env: def.env, workdir: '/srv', state: 'started' };
+    const upgrade = decide(args, sd('active', 'enabled', before));
+    expect(described(upgrade)).toEqual(['write /etc/systemd/system/web.service', 'systemctl daemon-reload']);
+    expect(upgrade.msg).toBe('web.service: unit updated');
+    expect(upgrade.result).toMatchObject({ state: 'started', started: false, restarted: false });
+    const deps = decide({ ...args, after: ['etcd'] }, sd('active', 'enabled', unit));
+    expect(described(deps)).toEqual(['write /etc/systemd/system/web.service', 'systemctl daemon-reload']);
+    expect(deps.diff?.[0]?.after).toContain('\nAfter=network.target etcd.service\n');
+    // a stopped service is started with the new unit
+    expect(described(decide(args, sd('failed', 'enabled', before)))).toEqual(['write /etc/systemd/system/web.service', 'systemctl daemon-reload', 'systemctl start web.service']);
+  });
+
+  it('started and restarted say what this run does to the service', () => {
+    const cases: [Record<string, unknown>, ServiceFacts, boolean, boolean][] = [
+      [{ name: 'ssh', state: 'started' }, sd('inactive', 'enabled'), true, false],
+      [{ name: 'ssh', state: 'started' }, sd('active', 'enabled'), false, false],
+      [{ name: 'web', exec: def.exec, state: 'started' }, sd('active', 'enabled', unit), true, true], // exec changed
+      [{ name: 'ssh', state: 'restarted' }, sd('active', 'enabled'), true, true],
+      [{ name: 'ssh', state: 'restarted' }, sd('inactive', 'enabled'), true, false],
+      [{ name: 'ssh', state: 'reloaded' }, sd('active', 'enabled'), false, false],
+      [{ name: 'ssh', state: 'reloaded' }, sd('failed', 'enabled'), true, false],
+      [{ name: 'ssh', state: 'stopped' }, sd('active', 'enabled'), false, false],
+      [{ name: 'ssh', enabled: false }, sd('active', 'enabled'), false, false],
+    ];
+    for (const [args, facts, started, restarted] of cases) {
+      const d = decide(args, facts);
+      expect(d.result, JSON.stringify([args, facts])).toMatchObject({ started, restarted });
+      // the message says the same: the texts handlers used to search
+      expect(/started/.test(d.msg ?? ''), JSON.stringify(args)).toBe(started);
+    }
   });
 
   it('stop, restart, reload; masked and unknown units refuse', () => {

@@ -5,18 +5,27 @@
  *
  * systemd: `systemctl is-active`/`is-enabled` are observed; start, stop, restart, reload,
  * enable and disable go through systemctl. With `exec`, the module writes the unit
- * /etc/systemd/system/NAME.service itself (then `systemctl daemon-reload`); a changed unit
- * restarts a running service when `state: started`.
+ * /etc/systemd/system/NAME.service itself (then `systemctl daemon-reload`): After=
+ * network.target plus `after`, Wants= and Requires= from `wants` and `requires`
+ * (network-online.target goes in both After= and Wants= when either lists it), and a
+ * daemon whose dependency is late keeps retrying: Restart=on-failure every 5 s
+ * (RestartSec=5) without a start limit (StartLimitIntervalSec=0). A changed unit restarts
+ * a running service when `state: started` only when what runs changed (its [Service]
+ * section apart from Restart=/RestartSec=): dependencies and restart settings take effect
+ * with the daemon-reload.
  *
  * supervised (no systemd: lab hosts, containers): underlay is the supervisor.
- * - /etc/underlay/services/NAME.json   the definition (exec argv, env, workdir), compared
- *                                      on every run: a change restarts a started service;
+ * - /etc/underlay/services/NAME.json   the definition (exec argv, env, workdir; `after`
+ *                                      only when given), compared on every run: a change
+ *                                      of what runs restarts a started service (a change of
+ *                                      `after` alone is only written: it orders the boot);
  * - /etc/underlay/services/NAME.run    the launcher generated from it (POSIX sh): sets
  *                                      umask 022, PATH (unless env gives one), env,
  *                                      workdir, records its start time and PID, then execs
  *                                      the program (so the PID is the program's);
  * - /etc/underlay/services/NAME.enabled  present when `enabled: true`: the script of
- *                                      bootScript() starts these at boot;
+ *                                      bootScript() starts these at boot, a service after
+ *                                      the enabled ones its `after` names;
  * - /run/underlay/NAME.pid             the PID (one line, as other tools expect);
  * - /run/underlay/NAME.start           the process's start time (/proc/PID/stat field 22);
  * - /var/log/underlay/NAME.log         stdout and stderr, appended.
@@ -33,6 +42,11 @@
  *   died fails the task with the end of its log.
  * - restarted: stop + start, always changed; reloaded: SIGHUP (start when not running),
  *   always changed.
+ *
+ * Besides `state` and `enabled`, the result says what this run did (check mode: what it
+ * would do): `started` (it was started: it was not running, or it was restarted) and
+ * `restarted` (it was running and was stopped and started: `state: restarted`, or its
+ * definition changed). Conditions test these, not the message text.
  */
 import { CommandError } from '../errors.js';
 import { shlexSplit } from './command.js';
@@ -56,6 +70,9 @@ export interface ServiceParams extends Record<string, unknown> {
   exec?: unknown;
   env?: Record<string, unknown>;
   workdir?: string;
+  after?: string[];
+  wants?: string[];
+  requires?: string[];
 }
 
 export type ServiceObserved = ServiceFacts;
@@ -66,6 +83,15 @@ export interface ServiceDefinition {
   exec: string[];
   env: Record<string, string>;
   workdir: string;
+  /** Supervised services started before this one at boot (recorded only when not empty). */
+  after?: string[];
+}
+
+/** The dependencies of a unit written for `exec`, as given (`etcd` means etcd.service). */
+export interface UnitDeps {
+  after?: readonly string[];
+  wants?: readonly string[];
+  requires?: readonly string[];
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -105,20 +131,77 @@ ul_start() {
 }`;
 
 /**
+ * Shell functions of the boot script that order the start (POSIX sh), and nothing else:
+ * ul_after DIR NAME: the names in the "after" list of DIR/NAME.json (as definitionText
+ *   writes it), space-separated (NAME.service counts as NAME);
+ * ul_boot_order DIR: the services enabled in DIR (NAME.enabled), one a line, in a stable
+ *   topological order of `after` among them: each time, the first in name order (bytes,
+ *   LC_ALL=C) whose `after` names no service still to place (names not enabled are
+ *   ignored); when there is none (a cycle), the first in name order, with a message on
+ *   stderr. Names that are not service names are left out (message on stderr). Runs in a
+ *   subshell: its variables, `set -f` and LC_ALL stay there.
+ */
+export const BOOT_ORDER_LIB = `ul_after() {
+  [ -f "$1/$2.json" ] || return 0
+  tr -d ' \\t\\r\\n' < "$1/$2.json" | sed -n 's/.*"after":\\[\\([^]]*\\)\\].*/\\1/p' | tr ',"' '  '
+}
+ul_boot_order() (
+  LC_ALL=C
+  ul_o_dir=$1
+  ul_o_pending=' '
+  ul_o_deps=
+  for ul_o_f in "$ul_o_dir"/*.enabled; do
+    [ -e "$ul_o_f" ] || continue
+    ul_o_n=\${ul_o_f##*/}
+    ul_o_n=\${ul_o_n%.enabled}
+    case $ul_o_n in
+      ''|[.-]*|*[!A-Za-z0-9_.@:-]*) echo "underlay-boot: $ul_o_n: not a service name, left out" >&2; continue ;;
+    esac
+    ul_o_pending="$ul_o_pending$ul_o_n "
+    ul_o_deps="$ul_o_deps$ul_o_n $(ul_after "$ul_o_dir" "$ul_o_n")
+"
+  done
+  set -f
+  ul_o_k=0
+  while [ "$ul_o_pending" != ' ' ] && [ "$ul_o_k" -lt 100000 ]; do
+    ul_o_k=$((ul_o_k + 1))
+    ul_o_pick=
+    for ul_o_c in $ul_o_pending; do
+      ul_o_ready=1
+      for ul_o_d in $(printf '%s' "$ul_o_deps" | while read -r ul_o_a ul_o_b; do if [ "$ul_o_a" = "$ul_o_c" ]; then echo "$ul_o_b"; break; fi; done); do
+        ul_o_d=\${ul_o_d%.service}
+        [ "$ul_o_d" = "$ul_o_c" ] && continue
+        case $ul_o_pending in *" $ul_o_d "*) ul_o_ready=0; break ;; esac
+      done
+      if [ "$ul_o_ready" = 1 ]; then ul_o_pick=$ul_o_c; break; fi
+    done
+    if [ -z "$ul_o_pick" ]; then
+      for ul_o_c in $ul_o_pending; do ul_o_pick=$ul_o_c; break; done
+      ul_o_list=$(echo $ul_o_pending)
+      echo "underlay-boot: a cycle in the after of $ul_o_list: starting $ul_o_pick first (name order)" >&2
+    fi
+    echo "$ul_o_pick"
+    ul_o_rest=' '
+    for ul_o_c in $ul_o_pending; do [ "$ul_o_c" = "$ul_o_pick" ] || ul_o_rest="$ul_o_rest$ul_o_c "; done
+    ul_o_pending=$ul_o_rest
+  done
+)`;
+
+/**
  * The boot step for supervised services: a POSIX sh script that starts every service
  * with a NAME.enabled flag in /etc/underlay/services (those already running are left
- * alone), then checks after 1 s that each is still running. Exit code 1 when one is not.
+ * alone), a service after the enabled ones its `after` names (BOOT_ORDER_LIB), then checks
+ * after 1 s that each is still running. Exit code 1 when one is not.
  */
 export function bootScript(): string {
   return `#!/bin/sh
 # Starts the services supervised by underlay that are enabled
-# (${DEF_DIR}/NAME.enabled; NAME.run is the launcher). Generated by underlay.
+# (${DEF_DIR}/NAME.enabled; NAME.run is the launcher), each after the enabled
+# ones the "after" of its NAME.json names. Generated by underlay.
 ${LIB.text}
+${BOOT_ORDER_LIB}
 ul_started=
-for ul_flag in ${DEF_DIR}/*.enabled; do
-  [ -e "$ul_flag" ] || continue
-  ul_name=\${ul_flag##*/}
-  ul_name=\${ul_name%.enabled}
+for ul_name in $(ul_boot_order ${DEF_DIR}); do
   if [ ! -f "${DEF_DIR}/$ul_name.run" ]; then
     echo "underlay-boot: $ul_name: no launcher ${DEF_DIR}/$ul_name.run" >&2
     continue
@@ -144,11 +227,20 @@ exit $ul_rc
 `;
 }
 
-/** The definition as recorded (stable: env keys sorted). */
+/**
+ * The definition as recorded (stable: env keys sorted; `after` last and only when not
+ * empty, so a service without it is recorded exactly as before `after` existed).
+ */
 export function definitionText(d: ServiceDefinition): string {
   const env: Record<string, string> = {};
   for (const k of Object.keys(d.env).sort()) env[k] = d.env[k]!;
-  return JSON.stringify({ name: d.name, exec: d.exec, env, workdir: d.workdir }, null, 2) + '\n';
+  const after = d.after !== undefined && d.after.length > 0 ? { after: d.after } : {};
+  return JSON.stringify({ name: d.name, exec: d.exec, env, workdir: d.workdir, ...after }, null, 2) + '\n';
+}
+
+/** What a definition runs: a change here restarts a running service, a change of `after` does not. */
+function runtimeText(d: ServiceDefinition): string {
+  return definitionText({ name: d.name, exec: d.exec, env: d.env, workdir: d.workdir });
 }
 
 function parseDefinition(text: string | null): ServiceDefinition | null {
@@ -158,7 +250,8 @@ function parseDefinition(text: string | null): ServiceDefinition | null {
     if (typeof v.name !== 'string' || !Array.isArray(v.exec) || v.exec.some((w) => typeof w !== 'string') || v.exec.length === 0) return null;
     const env: Record<string, string> = {};
     for (const [k, x] of Object.entries(v.env ?? {})) if (ENV_NAME.test(k) && typeof x === 'string') env[k] = x;
-    return { name: v.name, exec: v.exec, env, workdir: typeof v.workdir === 'string' ? v.workdir : '/' };
+    const after = Array.isArray(v.after) ? v.after.filter((n): n is string => typeof n === 'string' && SERVICE_NAME.test(n)) : [];
+    return { name: v.name, exec: v.exec, env, workdir: typeof v.workdir === 'string' ? v.workdir : '/', ...(after.length > 0 ? { after } : {}) };
   } catch {
     return null;
   }
@@ -195,14 +288,67 @@ function systemdQuoted(s: string): string {
   return '"' + s.replace(/%/g, '%%').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 }
 
-/** The unit file written for `exec` where systemd runs. */
-export function unitText(d: ServiceDefinition, workdirGiven: boolean): string {
-  const lines = ['# Written by underlay: changes made here are overwritten.', '[Unit]', `Description=${d.name.replace(/%/g, '%%')} (managed by underlay)`, 'After=network.target', '', '[Service]', 'Type=simple'];
+const UNIT_SUFFIX = /\.(service|socket|target|device|mount|automount|swap|path|timer|slice|scope)$/;
+const NETWORK_ONLINE = 'network-online.target';
+
+/** A unit name as systemd wants it: a name without a unit type is NAME.service. */
+export function unitName(n: string): string {
+  return UNIT_SUFFIX.test(n) ? n : `${n}.service`;
+}
+
+/** The supervised service a name of `after` means (NAME or NAME.service); null for other units. */
+function supervisedName(n: string): string | null {
+  if (n.endsWith('.service')) return n.slice(0, -'.service'.length) || null;
+  return UNIT_SUFFIX.test(n) ? null : n;
+}
+
+const uniq = (xs: readonly string[]): string[] => [...new Set(xs)];
+
+/**
+ * The unit file written for `exec` where systemd runs. [Unit]: After=network.target and
+ * the units of `deps.after`; Wants= and Requires= from `deps.wants` and `deps.requires`
+ * (network-online.target, when either after or wants lists it, goes in both After= and
+ * Wants=, as systemd documents for it); StartLimitIntervalSec=0. [Service]:
+ * Restart=on-failure with RestartSec=5, so a daemon started before what it needs is up
+ * keeps retrying instead of hitting the start limit.
+ */
+export function unitText(d: ServiceDefinition, workdirGiven: boolean, deps: UnitDeps = {}): string {
+  const after = uniq(['network.target', ...(deps.after ?? []).map(unitName)]);
+  const wants = uniq((deps.wants ?? []).map(unitName));
+  const requires = uniq((deps.requires ?? []).map(unitName));
+  if (after.includes(NETWORK_ONLINE) || wants.includes(NETWORK_ONLINE)) {
+    if (!after.includes(NETWORK_ONLINE)) after.push(NETWORK_ONLINE);
+    if (!wants.includes(NETWORK_ONLINE)) wants.push(NETWORK_ONLINE);
+  }
+  const lines = ['# Written by underlay: changes made here are overwritten.', '[Unit]', `Description=${d.name.replace(/%/g, '%%')} (managed by underlay)`, `After=${after.join(' ')}`];
+  if (wants.length > 0) lines.push(`Wants=${wants.join(' ')}`);
+  if (requires.length > 0) lines.push(`Requires=${requires.join(' ')}`);
+  lines.push('StartLimitIntervalSec=0', '', '[Service]', 'Type=simple');
   lines.push(`ExecStart=${d.exec.map(systemdWord).join(' ')}`);
   if (workdirGiven) lines.push(`WorkingDirectory=${d.workdir.replace(/%/g, '%%')}`);
   for (const k of Object.keys(d.env).sort()) lines.push(`Environment=${systemdQuoted(`${k}=${d.env[k]}`)}`);
-  lines.push('Restart=on-failure', '', '[Install]', 'WantedBy=multi-user.target');
+  lines.push('Restart=on-failure', 'RestartSec=5', '', '[Install]', 'WantedBy=multi-user.target');
   return lines.join('\n') + '\n';
+}
+
+/**
+ * What a unit runs: the lines of its [Service] section but Restart= and RestartSec=. A
+ * change elsewhere (dependencies, start limit, restart settings) takes effect with
+ * `systemctl daemon-reload` and does not need a restart.
+ */
+function unitRuntime(text: string): string {
+  let section = '';
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    if (line.startsWith('[')) {
+      section = line;
+      continue;
+    }
+    if (section === '[Service]' && !/^Restart(Sec)?=/.test(line)) out.push(line);
+  }
+  return out.join('\n');
 }
 
 function startCmd(name: string): ShellCommand {
@@ -278,18 +424,21 @@ function run(cmd: ShellCommand, describe: string, timeoutMs?: number): Action {
   return { kind: 'run', cmd, describe, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
 }
 
-function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'systemd' }>, def: ServiceDefinition | null): Decision {
+function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'systemd' }>, def: ServiceDefinition | null, deps: UnitDeps): Decision {
   const unit = `${p.name}.service`;
   const actions: Action[] = [];
   const diff: Diff[] = [];
   const done: string[] = [];
   const paths = servicePaths(p.name);
   let unitChanged = false;
+  // A unit of ours that changed only outside what runs needs no restart (see unitRuntime).
+  let runtimeChanged = false;
   if (def) {
     if (/^[@\-:+!]/.test(def.exec[0]!)) return { changed: false, actions: [], failed: `service ${p.name}: the program of exec must not start with @ - : + or ! under systemd` };
-    const want = unitText(def, p.workdir !== undefined);
+    const want = unitText(def, p.workdir !== undefined, deps);
     if (f.unit !== want) {
       unitChanged = true;
+      runtimeChanged = f.unit === null || unitRuntime(f.unit) !== unitRuntime(want);
       actions.push({ kind: 'upload', path: paths.unit, content: want, mode: 0o644, describe: `write ${paths.unit}` });
       actions.push(run(sh`systemctl daemon-reload`, 'systemctl daemon-reload'));
       diff.push({ path: paths.unit, before: f.unit ?? '', after: want });
@@ -312,14 +461,17 @@ function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'syste
   const active = ACTIVE_STATES.has(f.active);
   let always = false;
   let after = active;
+  let started = false;
   switch (p.state) {
     case 'started':
       if (!active) {
         actions.push(run(sh`systemctl start -- ${unit}`, `systemctl start ${unit}`));
         done.push('started');
-      } else if (unitChanged) {
+        started = true;
+      } else if (runtimeChanged) {
         actions.push(run(sh`systemctl restart -- ${unit}`, `systemctl restart ${unit}`));
         done.push('restarted (unit changed)');
+        started = true;
       }
       after = true;
       break;
@@ -333,12 +485,14 @@ function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'syste
     case 'restarted':
       actions.push(run(sh`systemctl restart -- ${unit}`, `systemctl restart ${unit}`));
       done.push('restarted');
+      started = true;
       always = true;
       after = true;
       break;
     case 'reloaded':
       actions.push(active ? run(sh`systemctl reload -- ${unit}`, `systemctl reload ${unit}`) : run(sh`systemctl start -- ${unit}`, `systemctl start ${unit}`));
       done.push(active ? 'reloaded' : 'started');
+      started = !active;
       always = true;
       after = true;
       break;
@@ -352,7 +506,16 @@ function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'syste
     actions,
     ...(diff.length > 0 ? { diff } : {}),
     msg: changed ? `${unit}: ${done.join(', ')}` : `${unit} is ${active ? 'running' : 'stopped'}${p.enabled !== undefined ? `, ${isEnabled ? 'enabled' : 'disabled'}` : ''}`,
-    result: { name: p.name, init: 'systemd', state: after ? 'started' : 'stopped', enabled: enabledAfter, status: { ActiveState: f.active, UnitFileState: f.enabled } },
+    result: {
+      name: p.name,
+      init: 'systemd',
+      state: after ? 'started' : 'stopped',
+      enabled: enabledAfter,
+      started,
+      // a restart of a unit that was not active only starts it
+      restarted: started && active,
+      status: { ActiveState: f.active, UnitFileState: f.enabled },
+    },
   };
 }
 
@@ -361,11 +524,13 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   const recorded = parseDefinition(f.def);
   const def = given ?? recorded;
   const proc = runningProcess(f, recorded);
-  const result = (state: 'started' | 'stopped', enabled: boolean) => ({
+  const result = (state: 'started' | 'stopped', enabled: boolean, started = false, restarted = false) => ({
     name: p.name,
     init: 'supervised',
     state,
     enabled,
+    started,
+    restarted,
     ...(proc && state === 'started' ? { pid: proc.pid } : {}),
   });
   if (!def) {
@@ -382,6 +547,8 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   const wantDef = definitionText(def);
   const wantLauncher = launcherText(def);
   const defChanged = f.def !== wantDef || f.launcher !== wantLauncher;
+  // What runs changed (not only `after`, which orders the boot): a running service restarts.
+  const runtimeChanged = f.launcher !== wantLauncher || recorded === null || runtimeText(recorded) !== runtimeText(def);
   if (defChanged) {
     actions.push(run(sh`mkdir -p -- ${DEF_DIR}`, `mkdir -p ${DEF_DIR}`));
     actions.push({ kind: 'upload', path: paths.def, content: wantDef, mode: 0o644, describe: `write ${paths.def}` });
@@ -406,7 +573,7 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
       if (!proc) {
         actions.push(start);
         done.push('started');
-      } else if (defChanged && f.def !== null && stop) {
+      } else if (defChanged && runtimeChanged && f.def !== null && stop) {
         actions.push(stop, start);
         done.push('restarted (definition changed)');
       }
@@ -439,12 +606,13 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   const enabled = p.enabled ?? f.enabledFlag;
   const changed = always || actions.length > 0;
   const starts = actions.includes(start);
+  const restarts = starts && stop !== undefined && actions.includes(stop);
   return {
     changed,
     actions,
     ...(diff.length > 0 ? { diff } : {}),
     msg: changed ? `${p.name}: ${done.join(', ')}` : `${p.name} is ${proc ? `running (pid ${proc.pid})` : 'stopped'}${p.enabled !== undefined ? `, ${enabled ? 'enabled' : 'disabled'}` : ''}`,
-    result: result(after, enabled),
+    result: result(after, enabled, starts, restarts),
     ...(starts ? { finish: pidFinish } : {}),
   };
 }
@@ -452,7 +620,7 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
 export const service: ModuleDef<ServiceParams, ServiceObserved> = {
   name: 'service',
   description:
-    'Manage a service: systemd units where systemd runs (writing the unit from `exec` when given), otherwise a process supervised by underlay (pidfile, log, definition under /etc/underlay/services, `enabled` honoured by the boot script).',
+    'Manage a service: systemd units where systemd runs (writing the unit from `exec` when given), otherwise a process supervised by underlay (pidfile, log, definition under /etc/underlay/services, `enabled` honoured by the boot script). The result says what the run did, for conditions such as a handler\'s `when`: `started` (it was started: it was not running, or it was restarted) and `restarted` (it was running and was stopped and started: `state: restarted`, or its definition changed).',
   schema: {
     params: {
       name: { type: 'str', required: true, description: 'The service name (the unit is NAME.service under systemd).' },
@@ -461,6 +629,18 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
       exec: { type: 'raw', description: 'The program and its arguments: a command line (split like a shell, no shell features) or a list of words. Defines the service (unit file or supervised definition).' },
       env: { type: 'dict', description: 'Environment variables of the service (needs exec).' },
       workdir: { type: 'path', description: 'Working directory of the service (needs exec; default /).' },
+      after: {
+        type: 'list',
+        elements: 'str',
+        description:
+          'Units this service starts after (needs exec). systemd: After= (network.target is always there; a name without a unit type means NAME.service). Supervised: the boot script starts it after those of these that are enabled supervised services (NAME or NAME.service; other names are ignored), recorded in NAME.json.',
+      },
+      wants: { type: 'list', elements: 'str', description: 'Units this service wants (systemd Wants=: started with it, their failure tolerated; needs exec). Ignored by supervised services.' },
+      requires: {
+        type: 'list',
+        elements: 'str',
+        description: 'Units this service requires (systemd Requires=: started with it; stopping one stops this service too; with after, it does not start when one fails to; needs exec). Ignored by supervised services.',
+      },
     },
     requiredOneOf: [['state', 'enabled', 'exec']],
   },
@@ -475,6 +655,15 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
     const name = p.name.replace(/\.service$/, '');
     if (!SERVICE_NAME.test(name)) return { changed: false, actions: [], failed: `service: bad name '${p.name}' (letters, digits, _ . @ : -; no slash)` };
     const params = { ...p, name };
+    const deps: UnitDeps = {};
+    for (const key of ['after', 'wants', 'requires'] as const) {
+      const list = p[key];
+      if (list === undefined) continue;
+      for (const u of list) {
+        if (typeof u !== 'string' || !SERVICE_NAME.test(u)) return { changed: false, actions: [], failed: `service ${name}: bad unit name '${String(u)}' in ${key} (letters, digits, _ . @ : -; no slash)` };
+      }
+      deps[key] = list;
+    }
     let def: ServiceDefinition | null = null;
     if (p.exec !== undefined) {
       const argv = execArgv(p.exec);
@@ -488,11 +677,14 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
       }
       const workdir = p.workdir ?? '/';
       if (!workdir.startsWith('/')) return { changed: false, actions: [], failed: `service ${name}: workdir must be an absolute path` };
-      def = { name, exec: argv, env, workdir };
+      const after = uniq((deps.after ?? []).map(supervisedName).filter((n): n is string => n !== null));
+      def = { name, exec: argv, env, workdir, ...(after.length > 0 ? { after } : {}) };
     } else if (p.env !== undefined || p.workdir !== undefined) {
       return { changed: false, actions: [], failed: `service ${name}: env and workdir need exec` };
+    } else if (p.after !== undefined || p.wants !== undefined || p.requires !== undefined) {
+      return { changed: false, actions: [], failed: `service ${name}: after, wants and requires need exec` };
     }
-    return f.init === 'systemd' ? decideSystemd(params, f, def) : decideSupervised(params, f, def);
+    return f.init === 'systemd' ? decideSystemd(params, f, def, deps) : decideSupervised(params, f, def);
   },
 };
 

@@ -240,6 +240,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     const first = await runTask(service, args, ch);
     expect(first.failed).toBeUndefined();
     expect(first.changed).toBe(true);
+    expect(first.result).toMatchObject({ state: 'started', started: true, restarted: false });
     const pid = first.result['pid'] as number;
     expect(pid).toBeGreaterThan(1);
     started.add(pid);
@@ -257,6 +258,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     expect(second.changed).toBe(false);
     expect(second.decision.actions).toEqual([]);
     expect(second.decision.msg).toBe(`ul-sleeper is running (pid ${pid})`);
+    expect(second.result).toMatchObject({ state: 'started', started: false, restarted: false, pid });
   });
 
   it('check mode reports the change and does nothing', async () => {
@@ -272,6 +274,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     expect(r.failed).toBeUndefined();
     expect(r.changed).toBe(true);
     expect(r.decision.msg).toBe('ul-sleeper: definition updated, enabled, restarted (definition changed)');
+    expect(r.result).toMatchObject({ started: true, restarted: true });
     const pid = r.result['pid'] as number;
     started.add(pid);
     expect(pid).not.toBe(old);
@@ -280,6 +283,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     expect((await ch.run(sh`test -e /etc/underlay/services/ul-sleeper.enabled`)).exitCode).toBe(0);
     const again = await runTask(service, { name: 'ul-sleeper', exec: 'sleep 300', env: { GREETING: 'changed' }, state: 'started', enabled: true }, ch);
     expect(again.changed).toBe(false);
+    expect(again.result).toMatchObject({ started: false, restarted: false, pid });
   });
 
   it('a pidfile naming another process is not ours: that process is never signalled', async () => {
@@ -317,6 +321,7 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     const stop = await runTask(service, { name: 'ul-sleeper', state: 'stopped' }, ch);
     expect(stop.changed).toBe(true);
     expect(stop.decision.msg).toBe(`ul-sleeper: stopped (pid ${pid})`);
+    expect(stop.result).toMatchObject({ state: 'stopped', started: false, restarted: false });
     expect(alive(pid)).toBe(false);
     expect(await facts('ul-sleeper')).toBeNull();
     const again = await runTask(service, { name: 'ul-sleeper', state: 'stopped' }, ch);
@@ -326,6 +331,9 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     const r1 = await runTask(service, { name: 'ul-sleeper', state: 'restarted' }, ch);
     const r2 = await runTask(service, { name: 'ul-sleeper', state: 'restarted' }, ch);
     expect([r1.changed, r2.changed]).toEqual([true, true]);
+    // r1 found it stopped: started only; r2 stopped r1's process and started another
+    expect(r1.result).toMatchObject({ started: true, restarted: false });
+    expect(r2.result).toMatchObject({ started: true, restarted: true });
     started.add(r1.result['pid'] as number).add(r2.result['pid'] as number);
     expect(alive(r1.result['pid'] as number)).toBe(false);
     expect(alive(r2.result['pid'] as number)).toBe(true);
@@ -350,6 +358,75 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     expect(stop.changed).toBe(true);
     expect(alive(pid)).toBe(false);
   });
+
+  it('the boot script starts the enabled services in the order of their after; a change of after alone restarts nothing', async () => {
+    // Defined in name order, each after the next one: the boot must start them in reverse.
+    const chain = [
+      { name: 'ul-a-api', exec: 'sleep 298', after: ['ul-b-store'] },
+      { name: 'ul-b-store', exec: 'sleep 297', after: ['ul-c-base.service', 'ul-unknown'] },
+      { name: 'ul-c-base', exec: 'sleep 296' },
+    ];
+    for (const svc of chain) {
+      const r = await runTask(service, { ...svc, state: 'stopped', enabled: true }, ch);
+      expect(r.failed).toBeUndefined();
+    }
+    const json = JSON.parse((await ch.readFile('/etc/underlay/services/ul-b-store.json'))!.toString());
+    expect(json).toEqual({ name: 'ul-b-store', exec: ['sleep', '297'], env: {}, workdir: '/', after: ['ul-c-base', 'ul-unknown'] });
+    const boot = await ch.run(sh`sh -c ${bootScript()}`, { timeoutMs: 30_000 });
+    expect(boot.stderr).toBe('');
+    expect(boot.exitCode).toBe(0);
+    const lines = boot.stdout.split('\n').filter((l) => l !== '');
+    expect(lines.map((l) => l.replace(/\(pid \d+\)$/, '(pid N)'))).toEqual([
+      'underlay-boot: ul-c-base: started (pid N)',
+      'underlay-boot: ul-b-store: started (pid N)',
+      'underlay-boot: ul-a-api: started (pid N)',
+    ]);
+    const pids = new Map<string, number>();
+    for (const svc of chain) {
+      const pid = (await facts(svc.name))!;
+      started.add(pid);
+      expect(alive(pid)).toBe(true);
+      pids.set(svc.name, pid);
+    }
+    // Each was started after the one it names (the launcher records the start time in ticks).
+    const startTime = async (name: string) => Number((await ch.run(sh`cat /run/underlay/${name}.start`)).stdout.trim());
+    const [a, b, c] = [await startTime('ul-a-api'), await startTime('ul-b-store'), await startTime('ul-c-base')];
+    expect(c).toBeLessThanOrEqual(b);
+    expect(b).toBeLessThanOrEqual(a);
+
+    // A new after for a running service: NAME.json rewritten, the process kept.
+    const reorder = await runTask(service, { name: 'ul-c-base', exec: 'sleep 296', after: ['ul-a-api'], state: 'started', enabled: true }, ch);
+    expect(reorder.failed).toBeUndefined();
+    expect(reorder.decision.msg).toBe('ul-c-base: definition updated');
+    expect(reorder.result).toMatchObject({ state: 'started', started: false, restarted: false, pid: pids.get('ul-c-base') });
+    expect(await facts('ul-c-base')).toBe(pids.get('ul-c-base'));
+
+    for (const svc of chain) {
+      const stop = await runTask(service, { name: svc.name, state: 'stopped', enabled: false }, ch);
+      expect(stop.failed).toBeUndefined();
+      expect(stop.result).toMatchObject({ state: 'stopped', started: false, restarted: false });
+      expect(alive(pids.get(svc.name)!)).toBe(false);
+    }
+    // Now a cycle (c after a, a after b, b after c): all three still start, in name order.
+    const cycle = await ch.run(sh`sh -c ${bootScript()}`, { timeoutMs: 30_000 });
+    expect(cycle.stdout).toBe('');
+    for (const svc of chain) await runTask(service, { name: svc.name, enabled: true }, ch);
+    const cyc = await ch.run(sh`sh -c ${bootScript()}`, { timeoutMs: 30_000 });
+    expect(cyc.exitCode).toBe(0);
+    expect(cyc.stderr).toBe('underlay-boot: a cycle in the after of ul-a-api ul-b-store ul-c-base: starting ul-a-api first (name order)\n');
+    expect(cyc.stdout.split('\n').filter((l) => l !== '').map((l) => l.replace(/ \(pid \d+\)$/, ''))).toEqual([
+      'underlay-boot: ul-a-api: started',
+      'underlay-boot: ul-c-base: started',
+      'underlay-boot: ul-b-store: started',
+    ]);
+    for (const svc of chain) {
+      const pid = (await facts(svc.name))!;
+      started.add(pid);
+      const stop = await runTask(service, { name: svc.name, state: 'stopped', enabled: false }, ch);
+      expect(stop.failed).toBeUndefined();
+      expect(alive(pid)).toBe(false);
+    }
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ describe('the planner on inventories', () => {
       "{}bad.yml:35:23: host 'w-bits': pod_subnet '10.4.0.5/29' has host bits set (the network is 10.4.0.0/29)",
       "{}bad.yml:37:23: host 'w-number': pod_subnet must be an IPv4 network in CIDR notation (such as 192.168.1.0/29), got 12",
       "{}bad.yml:40:19: host 'w-if': uplink 'enp0s31f6-uplink0' is 17 characters long; a Linux interface name has at most 15",
-      "{}bad.yml:41:19: host 'w-if': bridge 'br-eth1-uplink' makes the veth name 'br-eth1-uplink-veth', which is 19 characters long; a Linux interface name has at most 15 (set bridge_veth to name it)",
+      "{}bad.yml:41:19: host 'w-if': bridge 'br-eth1-uplink' makes the veth name 'br-eth1-uplink-veth', which is 19 characters long; a Linux interface name has at most 15 (set veth_bridge_end to name it)",
       "{}bad.yml:42:23: host 'w-if': storage_if 'eth 2' is not a valid Linux interface name (it must not be empty, '.' or '..', nor hold '/', ':' or whitespace)",
       "{}bad.yml:45:27: host 'w-override': cluster_subnet is '10.0.0.0/16' for this host but '10.0.0.0/8' for the cluster; a cluster-wide variable must have one value",
       "{}bad.yml:51:20: host 'w-ls2': lswitch 'ls-shared' is also the logical switch of host 'w-ls1' ({}bad.yml:48:20)",
@@ -102,7 +102,7 @@ describe('the planner on inventories', () => {
     expect(errorsOf('group-vars/hosts.yml')).toEqual([
       "{}group-vars/hosts.yml:6:19: pod_prefix is set for host 'worker2' but not for host 'worker1': a cluster-wide variable must have one value for every worker and master (set it in group all)",
       '{}group-vars/group_vars/all.yml:3:14: cluster_dns 172.16.1.2 is outside service_cidr 172.16.2.0/24: the cluster DNS address must be a service address',
-      "{}group-vars/group_vars/all.yml:4:9: host 'worker1': bridge 'br-uplink-eth1' makes the veth name 'br-uplink-eth1-veth', which is 19 characters long; a Linux interface name has at most 15 (set bridge_veth to name it)",
+      "{}group-vars/group_vars/all.yml:4:9: host 'worker1': bridge 'br-uplink-eth1' makes the veth name 'br-uplink-eth1-veth', which is 19 characters long; a Linux interface name has at most 15 (set veth_bridge_end to name it)",
     ]);
   });
 });

@@ -365,13 +365,18 @@ describe('validation', () => {
 
   it('checks interface names, the veth derived from the bridge, and skips templated names', () => {
     expect(errorsOf(() => plan([w('worker1', { bridge: 'br-uplink-01' })]))).toEqual([
-      "host 'worker1': bridge 'br-uplink-01' makes the veth name 'br-uplink-01-veth', which is 17 characters long; a Linux interface name has at most 15 (set bridge_veth to name it)",
+      "host 'worker1': bridge 'br-uplink-01' makes the veth name 'br-uplink-01-veth', which is 17 characters long; a Linux interface name has at most 15 (set veth_bridge_end to name it)",
     ]);
-    expect(subnets(plan([w('worker1', { bridge: 'br-uplink-01', bridge_veth: 'bru01-veth', uplink: '{{ nic_name }}-long-suffix' })]))).toEqual({
+    expect(subnets(plan([w('worker1', { bridge: 'br-uplink-01', veth_bridge_end: 'bru01-veth', uplink: '{{ nic_name }}-long-suffix' })]))).toEqual({
       worker1: '192.168.1.0/29',
     });
     expect(errorsOf(() => plan([w('worker1', { uplink: 'eth1', bridge: 'breth1', int_veth: 'br-int-veth-extra' })]))).toEqual([
       "host 'worker1': int_veth 'br-int-veth-extra' is 17 characters long; a Linux interface name has at most 15",
+    ]);
+    // the worker role's names of the two veth ends
+    expect(errorsOf(() => plan([w('worker1', { veth_ovs_end: 'br-int-veth-0123', veth_bridge_end: 'breth1-veth-0123' })]))).toEqual([
+      "host 'worker1': veth_ovs_end 'br-int-veth-0123' is 16 characters long; a Linux interface name has at most 15",
+      "host 'worker1': veth_bridge_end 'breth1-veth-0123' is 16 characters long; a Linux interface name has at most 15",
     ]);
     // exactly 15 is fine; ansible_* variables are not interface names
     expect(subnets(plan([w('worker1', { uplink: 'enp0s31f6-abcde', ansible_remote_tmp_dev: 'x'.repeat(30) })]))).toEqual({ worker1: '192.168.1.0/29' });

@@ -114,8 +114,8 @@ export const IFNAME_MAX = 15;
 /** Variables that must agree between every host and the cluster. */
 export const CLUSTER_VARS = ['cluster_subnet', 'service_cidr', 'cluster_dns', 'pod_prefix', 'mgmt_subnet', 'master_ip'] as const;
 /** Variables holding a Linux interface name. */
-export const IFNAME_VAR = /^(?:uplink|bridge|veth|veth_peer)$|_(?:if|iface|interface|dev|bridge|veth)$/;
-/** The veth end enslaved to the Linux bridge is named `<bridge>-veth` (breth1-veth) unless `bridge_veth` is set. */
+export const IFNAME_VAR = /^(?:uplink|bridge|veth|veth_peer|veth_ovs_end|veth_bridge_end|integration_bridge)$|_(?:if|iface|interface|dev|bridge|veth)$/;
+/** The veth end enslaved to the Linux bridge is named `<bridge>-veth` (breth1-veth) unless `veth_bridge_end` is set. */
 export function bridgeVethName(bridge: string): string {
   return `${bridge}-veth`;
 }
@@ -322,11 +322,11 @@ export function planNetwork(input: NetPlanInput): NetPlan {
       if (why && once(`${k}=${v}`, hloc(h, k))) sink.add(`host '${h.name}': ${k} '${v}' ${why}`, hloc(h, k));
     }
     const bridge = h.vars['bridge'];
-    if (typeof bridge === 'string' && !bridge.includes('{{') && isUnset(h.vars['bridge_veth']) && !ifnameProblem(bridge)) {
+    if (typeof bridge === 'string' && !bridge.includes('{{') && isUnset(h.vars['veth_bridge_end']) && !ifnameProblem(bridge)) {
       const veth = bridgeVethName(bridge);
       const why = ifnameProblem(veth);
       if (why && once(`bridge-veth=${bridge}`, hloc(h, 'bridge'))) {
-        sink.add(`host '${h.name}': bridge '${bridge}' makes the veth name '${veth}', which ${why} (set bridge_veth to name it)`, hloc(h, 'bridge'));
+        sink.add(`host '${h.name}': bridge '${bridge}' makes the veth name '${veth}', which ${why} (set veth_bridge_end to name it)`, hloc(h, 'bridge'));
       }
     }
   }

@@ -648,9 +648,18 @@ class Loader {
     this.templates(t['vars'], t, 'vars');
     const retriesGiven = t['retries'] !== undefined;
     const until = this.conditions(t, 'until');
-    const retries = this.int(t, 'retries', 0) ?? (until ? 3 : 0);
+    // retries and delay: integers, or templates rendered on each host
+    const templated = (key: string): string | undefined => {
+      const v = t[key];
+      if (typeof v !== 'string' || !v.includes('{{')) return undefined;
+      this.templates(v, t, key);
+      return v;
+    };
+    const retriesTemplate = templated('retries');
+    const delayTemplate = templated('delay');
+    const retries = (retriesTemplate === undefined ? this.int(t, 'retries', 0) : undefined) ?? (until ? 3 : 0);
     if (retriesGiven && !until) this.err(`'retries' needs 'until'`, keyLocOf(t, 'retries'));
-    const delay = this.int(t, 'delay', 0) ?? 5;
+    const delay = (delayTemplate === undefined ? this.int(t, 'delay', 0) : undefined) ?? 5;
     const timeout = this.int(t, 'timeout', 1);
     const delegateTo = this.str(t, 'delegate_to');
     this.templates(delegateTo, t, 'delegate_to');
@@ -680,6 +689,8 @@ class Loader {
       until,
       retries,
       delaySeconds: delay,
+      ...(retriesTemplate !== undefined ? { retriesTemplate } : {}),
+      ...(delayTemplate !== undefined ? { delayTemplate } : {}),
       timeoutSeconds: timeout,
       runOnce: this.bool(t, 'run_once', false) ?? false,
       delegateTo,

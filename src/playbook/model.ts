@@ -48,6 +48,9 @@ export interface Task {
   until: Condition[] | undefined;
   retries: number;
   delaySeconds: number;
+  /** `retries` / `delay` given as templates (`"{{ n }}"`): rendered on each host, then used instead. */
+  retriesTemplate?: string;
+  delayTemplate?: string;
   timeoutSeconds: number | undefined;
   runOnce: boolean;
   delegateTo: string | undefined;

@@ -257,7 +257,7 @@ describe.skipIf(skip !== '')(`playbooks/cluster.yml on a lab of its own${skip ? 
     }
     const etcdPid = sh('master', 'cat /run/underlay/etcd.pid').out.trim();
     const etcdArgv = sh('master', `tr '\\0' '\\n' < /proc/${etcdPid}/cmdline`).out.split('\n').filter(Boolean);
-    expect(etcdArgv).toEqual(['/usr/bin/etcd', '--data-dir=/var/etcd/data', '--listen-client-urls=http://0.0.0.0:4001', '--advertise-client-urls=http://127.0.0.1:4001', '--enable-v2=true']);
+    expect(etcdArgv).toEqual(['/usr/bin/etcd', '--data-dir=/var/etcd/data', '--listen-client-urls=http://127.0.0.1:4001', '--advertise-client-urls=http://127.0.0.1:4001', '--enable-v2=true']);
     // the route to cluster_subnet via the router's port on ls-master, whose MAC is pinned
     const [lrp] = nbFind('Logical_Router_Port', ['mac'], 'name=rtos-ls-master');
     const routes = JSON.parse(inHost('master', ['ip', '-j', 'route', 'show']).out) as Route[];
@@ -266,6 +266,25 @@ describe.skipIf(skip !== '')(`playbooks/cluster.yml on a lab of its own${skip ? 
     const neigh = JSON.parse(inHost('master', ['ip', '-j', 'neigh', 'show', '192.168.0.1', 'dev', 'eth1']).out) as { lladdr: string; state: string[] }[];
     expect(neigh[0]).toMatchObject({ lladdr: lrp!['mac'] });
     expect(neigh[0]!.state).toContain('PERMANENT');
+  });
+
+  it('a daemon that does not become healthy stops the run, naming it, with the end of its log', () => {
+    // the apiserver runs, but its health URL is one nothing answers: 2 checks, then the failure
+    const r = underlay(['run', cluster, '-i', inventory, '--limit', 'master', '--json', '-e', '{"kube_apiserver_health_url": "http://127.0.0.1:9/healthz", "master_health_retries": 1}']);
+    expect(r.code, why(r)).toBe(2);
+    const failed = r.events.filter((e) => e['type'] === 'host_result' && e['status'] === 'failed' && !e['ignored']);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!['host']).toBe('master');
+    const msg = String(failed[0]!['msg']);
+    expect(msg).toContain('kube-apiserver on master is not healthy after 1 s (http://127.0.0.1:9/healthz does not answer');
+    // the end of the daemon's log follows
+    const logTail = sh('master', 'tail -n 20 /var/log/underlay/kube-apiserver.log').out.trim();
+    expect(logTail).not.toBe('');
+    expect(msg).toContain(logTail.split('\n').at(-1)!);
+    // nothing else was touched: the next run changes nothing
+    const again = underlay(['run', cluster, '-i', inventory, '--limit', 'master', '--json']);
+    expect(again.code, why(again)).toBe(0);
+    expect(recapOf(again)['master']!.changed).toBe(0);
   });
 
   it('keeps the used marks the network plugin sets in a port cache', () => {

@@ -4,7 +4,7 @@
  * back by itself and the run says so; the role converges on the three workers at once
  * over the very SSH sessions that come in on eth1, and a second run changes nothing; the
  * hosts' state, read with `ip -j`, `bridge -j` and `ovs-vsctl`, is what
- * shared/docs/procedure.md asks for at every step; a service restarts only when its flags
+ * playbooks/PROCEDURE.md asks for at every step; a service restarts only when its flags
  * changed; the OpenStack password never appears in any output; the hairpin guard turns
  * hairpin off again at once and idles without CPU; W12's neighbour and routes are exact;
  * and the boot step brings a host whose kernel forgot everything back to the same state.
@@ -171,8 +171,9 @@ function networkState(name: string): unknown {
   const hairpin = (json(name, 'bridge -j -d link show') as any[]).map((p) => `${p.ifname} ${p.master} hairpin=${p.hairpin}`).sort();
   const ovs = onHost(name, 'ovs-vsctl port-to-br br-int-veth; ovs-vsctl get interface br-int-veth ofport').out;
   const sysctl = onHost(name, 'sysctl -n net.bridge.bridge-nf-filter-vlan-tagged').out.trim();
+  const forward = onHost(name, 'iptables -w 5 -S FORWARD').out.trim().split('\n');
   const running = services.filter((s) => servicePid(name, s) !== undefined);
-  return { links: ['eth1', 'breth1', 'br-int-veth', 'breth1-veth'].map((n) => [n, link(n)]), addrs, routes, neigh, hairpin, ovs, sysctl, running };
+  return { links: ['eth1', 'breth1', 'br-int-veth', 'breth1-veth'].map((n) => [n, link(n)]), addrs, routes, neigh, hairpin, ovs, sysctl, forward, running };
 }
 
 describe.skipIf(!lab)(`playbooks/worker.yml on the lab's workers${lab ? '' : ` (skipped: ${labSkipReason()})`}`, () => {
@@ -449,6 +450,8 @@ describe.skipIf(!lab)(`playbooks/worker.yml on the lab's workers${lab ? '' : ` (
     workers.forEach((w, i) => {
       const v = w12(i + 1);
       expect(onHost(w, 'sysctl -n net.bridge.bridge-nf-filter-vlan-tagged').out).toBe('1\n');
+      // what breth1 bridges passes iptables' FORWARD chain (Docker's policy there is DROP)
+      expect(onHost(w, 'iptables -w 5 -S FORWARD').out.split('\n')).toContain('-A FORWARD -i breth1 -o breth1 -j ACCEPT');
       expect(json(w, `ip -j neigh show to ${v.gw_ip} dev breth1`)).toEqual([expect.objectContaining({ dst: v.gw_ip, lladdr: v.gw_mac, state: ['PERMANENT'] })]);
       const exact = (p: string) => (json(w, `ip -j route show exact ${p}`) as any[]).map(({ dst, gateway, dev, scope }) => ({ dst, gateway, dev, scope }));
       expect(exact(`${v.gw_ip}/32`)).toEqual([{ dst: v.gw_ip, gateway: undefined, dev: 'breth1', scope: 'link' }]);
@@ -469,7 +472,7 @@ describe.skipIf(!lab)(`playbooks/worker.yml on the lab's workers${lab ? '' : ` (
     onHost(w, `${STOP_SERVICES}
 ip link del breth1 && ip link del br-int-veth &&
 ip addr add "$CIDR" dev eth1 && ip route add default via "$GW" dev eth1 &&
-sysctl -q -w net.bridge.bridge-nf-filter-vlan-tagged=0 && rm -rf /run/underlay`, { CIDR: f.cidr, GW: f.gateway });
+sysctl -q -w net.bridge.bridge-nf-filter-vlan-tagged=0 && iptables -w 5 -F FORWARD && rm -rf /run/underlay`, { CIDR: f.cidr, GW: f.gateway });
     expect(onHost(w, 'ip link show breth1').code).not.toBe(0);
     expect(services.map((s) => servicePid(w, s))).toEqual([undefined, undefined, undefined]);
     const boot = onHost(w, '/usr/local/lib/underlay/network-boot');
@@ -562,6 +565,8 @@ describe('the worker role files', () => {
       hairpin_ports: ['eth1', 'breth1-veth'],
       services_boot_script: '/usr/local/lib/underlay/services-boot',
       lb_sysctl: true,
+      lb_forward_accept: true,
+      uplink_allow_dynamic: false,
     };
     const without = renderTemplateFile(join(root, 'templates/underlay-network-boot.sh.hbs'), base);
     const withLb = renderTemplateFile(join(root, 'templates/underlay-network-boot.sh.hbs'), {
@@ -575,6 +580,12 @@ describe('the worker role files', () => {
     expect(without).not.toContain('ip neigh');
     expect(withLb).toContain('step ip neigh replace 192.168.1.1 lladdr 0a:58:c0:a8:01:01 dev "$BRIDGE" nud permanent\n');
     expect(withLb).toContain('step ip route replace 192.168.0.0/16 via 192.168.1.1 dev "$BRIDGE"\n');
+    expect(withLb).toContain('step iptables -w 5 -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT\n');
+    expect(without).not.toContain('iptables');
+    // a DHCP lease stays on the uplink unless uplink_allow_dynamic says otherwise
+    expect(without).toContain('awk -v allow_dynamic=0 ');
+    const allow = renderTemplateFile(join(root, 'templates/underlay-network-boot.sh.hbs'), { ...base, uplink_allow_dynamic: true });
+    expect(allow).toContain('awk -v allow_dynamic=1 ');
     expect(withLb).toContain('step sysctl -q -w net.bridge.bridge-nf-filter-vlan-tagged=1\n');
     expect(withLb).toContain('for p in eth1 breth1-veth; do\n');
   });
