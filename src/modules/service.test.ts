@@ -43,7 +43,7 @@ describe('service (supervised): decide from captured facts', () => {
     expect(d.changed).toBe(true);
     expect(described(d)).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run', 'start ul-demo']);
     expect(d.actions[2]).toMatchObject({ kind: 'upload', mode: 0o755 });
-    expect(runText(d, 3)).toContain('ul_start ul-demo\nsleep 1\nif ul_running ul-demo; then');
+    expect(runText(d, 3)).toContain('ul_start ul-demo\nsleep 0.25\nif ul_running ul-demo; then');
     expect(d.msg).toBe('ul-demo: defined, started');
     expect(d.diff?.[0]?.path).toBe('/etc/underlay/services/ul-demo.json');
     expect(d.finish?.([{ command: '', exitCode: 0, stdout: 'pid=4242\n', stderr: '', durationMs: 1 }])).toEqual({ pid: 4242 });
@@ -164,6 +164,10 @@ describe('service (supervised): decide from captured facts', () => {
     expect(decide({ ...DEMO, env: { 'A-B': 'x' }, state: 'started' }, sup(UNDEFINED)).failed).toBe("service ul-demo: bad environment variable name 'A-B'");
     expect(decide({ ...DEMO, exec: 'sleep "300', state: 'started' }, sup(UNDEFINED)).failed).toMatch(/unclosed/);
     expect(decide({ ...DEMO, workdir: 'rel', state: 'started' }, sup(UNDEFINED)).failed).toBe('service ul-demo: workdir must be an absolute path');
+    expect(decide({ ...DEMO, settle: 61, state: 'started' }, sup(UNDEFINED)).failed).toBe('service ul-demo: settle must be between 0 and 60 seconds (got 61)');
+    expect(decide({ ...DEMO, settle: -1, state: 'started' }, sup(UNDEFINED)).failed).toMatch(/settle must be between 0 and 60/);
+    expect(runText(decide({ ...DEMO, settle: 2.5, state: 'started' }, sup(STOPPED)), 0)).toContain('ul_start ul-demo\nsleep 2.5\nif ul_running');
+    expect(runText(decide({ ...DEMO, settle: 0, state: 'started' }, sup(STOPPED)), 0)).toContain('ul_start ul-demo\nsleep 0\nif ul_running');
     const { errors } = checkParams(service as unknown as ModuleDef, { name: 'x' }, { loadTime: false });
     expect(errors.map((e) => e.message)).toEqual(["module 'service': one of state, enabled, exec is required"]);
   });

@@ -38,8 +38,8 @@
  * - stop: SIGTERM to the recorded process (to its process group: setsid made it the
  *   leader, so its children stop too), up to 5 s in 50 ms steps, then SIGKILL (2 s more).
  *   The PID is checked again right before signalling; nothing is ever killed by name.
- * - start: launch, wait (bounded) for the pidfile, wait 1 s, check once: a program that
- *   died fails the task with the end of its log.
+ * - start: launch, wait (bounded) for the pidfile, wait `settle` seconds (default 0.25),
+ *   check once: a program that died fails the task with the end of its log.
  * - restarted: stop + start, always changed; reloaded: SIGHUP (start when not running),
  *   always changed.
  *
@@ -73,7 +73,11 @@ export interface ServiceParams extends Record<string, unknown> {
   after?: string[];
   wants?: string[];
   requires?: string[];
+  settle?: number;
 }
+
+/** Seconds a started supervised program must stay up before the start counts as done. */
+export const DEFAULT_SETTLE = 0.25;
 
 export type ServiceObserved = ServiceFacts;
 
@@ -351,11 +355,12 @@ function unitRuntime(text: string): string {
   return out.join('\n');
 }
 
-function startCmd(name: string): ShellCommand {
+function startCmd(name: string, settleSeconds: number): ShellCommand {
   const p = servicePaths(name);
+  const settle = settleSeconds.toFixed(3).replace(/\.?0+$/, '') || '0';
   return sh`${LIB}
 ul_start ${name}
-sleep 1
+sleep ${settle}
 if ul_running ${name}; then
   echo "pid=$(cat ${p.pidfile})"
 else
@@ -563,9 +568,9 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));
     done.push('disabled');
   }
-  // Starting waits ~1 s, stopping up to 7 s: bounded well below these.
+  // Starting waits at most 2 s + settle (<= 60 s), stopping up to 7 s: bounded above these.
   const stop = proc ? run(stopCmd(p.name, proc.pid, proc.starttime, proc.groupLeader), `stop ${p.name} (pid ${proc.pid})`, 30_000) : undefined;
-  const start = run(startCmd(p.name), `start ${p.name}`, 30_000);
+  const start = run(startCmd(p.name, p.settle ?? DEFAULT_SETTLE), `start ${p.name}`, 90_000);
   let always = false;
   let after: 'started' | 'stopped' = proc ? 'started' : 'stopped';
   switch (p.state) {
@@ -641,6 +646,10 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
         elements: 'str',
         description: 'Units this service requires (systemd Requires=: started with it; stopping one stops this service too; with after, it does not start when one fails to; needs exec). Ignored by supervised services.',
       },
+      settle: {
+        type: 'float',
+        description: `Supervised services: seconds a started program must stay up before the start counts as done (a program that exits within them fails the task with the end of its log); 0 to 60, default ${DEFAULT_SETTLE}. Ignored under systemd, whose start waits for the unit's own readiness.`,
+      },
     },
     requiredOneOf: [['state', 'enabled', 'exec']],
   },
@@ -655,6 +664,9 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
     const name = p.name.replace(/\.service$/, '');
     if (!SERVICE_NAME.test(name)) return { changed: false, actions: [], failed: `service: bad name '${p.name}' (letters, digits, _ . @ : -; no slash)` };
     const params = { ...p, name };
+    if (p.settle !== undefined && !(Number.isFinite(p.settle) && p.settle >= 0 && p.settle <= 60)) {
+      return { changed: false, actions: [], failed: `service ${name}: settle must be between 0 and 60 seconds (got ${String(p.settle)})` };
+    }
     const deps: UnitDeps = {};
     for (const key of ['after', 'wants', 'requires'] as const) {
       const list = p[key];
