@@ -33,6 +33,8 @@ const HELP = `underlay run PLAYBOOK -i INVENTORY [options]
       --json                 newline-delimited JSON events on stdout, nothing else
       --start-at-task NAME   start at the task with this name
       --verify-idempotent    run twice; fail (exit 5) naming the tasks if the second run changes anything
+      --no-pipelining        observe each task in its own round trip (default: a host's next tasks
+                             are observed ahead, in the current task's round trip)
       --syntax-check         check the playbook and exit, contacting no host
       --list-hosts           list the hosts of each play and exit
       --list-tasks           list the tasks of each play and exit
@@ -58,6 +60,7 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
       json: { type: 'boolean' },
       'start-at-task': { type: 'string' },
       'verify-idempotent': { type: 'boolean' },
+      'no-pipelining': { type: 'boolean' },
       'syntax-check': { type: 'boolean' },
       'list-hosts': { type: 'boolean' },
       'list-tasks': { type: 'boolean' },
@@ -151,6 +154,7 @@ export async function runCommand(args: string[], io: Io, secrets: Secrets): Prom
       extraVars: extra.vars,
       plannedVars,
       startAtTask: values['start-at-task'],
+      pipelining: !values['no-pipelining'],
       secrets,
       connect,
       bus,

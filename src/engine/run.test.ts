@@ -380,4 +380,44 @@ describe('engine (linear strategy on local hosts)', () => {
     const order = events.filter((e): e is HostResultEvent => e.type === 'host_result').map((e) => e.task);
     expect(order).toEqual(['change', 'h', 'after flush']);
   });
+
+  it('pipelining: an observation taken ahead of an action on the host is not used; a no-change run takes few round trips', async () => {
+    const playbook = `
+- hosts: web
+  tasks:
+    - name: write a
+      copy: { dest: "$DIR/pl-{{ inventory_hostname }}-a", content: "x\\n" }
+    - name: write a again
+      copy: { dest: "$DIR/pl-{{ inventory_hostname }}-a", content: "x\\n" }
+    - name: dir
+      file: { path: "$DIR/pl-{{ inventory_hostname }}-d", state: directory }
+    - name: write b
+      copy: { dest: "$DIR/pl-{{ inventory_hostname }}-d/b", content: "y\\n" }
+    - name: write b again
+      copy: { dest: "$DIR/pl-{{ inventory_hostname }}-d/b", content: "y\\n" }
+`;
+    let batches = 0;
+    class Counting extends LocalChannel {
+      override async runBatch(...a: Parameters<LocalChannel['runBatch']>) {
+        batches++;
+        return super.runBatch(...a);
+      }
+    }
+    const connect = async () => new Counting();
+    const first = await run(playbook, { connect });
+    expect(first.result.exitCode).toBe(EXIT.OK);
+    // the second write of each file was observed ahead, before the first wrote it: not used
+    for (const [t, want] of [['write a', 'changed'], ['write a again', 'ok'], ['dir', 'changed'], ['write b', 'changed'], ['write b again', 'ok']] as const) {
+      expect(first.of(t), t).toEqual({ h1: want, h2: want, h3: want });
+    }
+    batches = 0;
+    const again = await run(playbook, { connect });
+    expect(again.results.every((r) => r.status === 'ok')).toBe(true);
+    // five observations per host in one round trip
+    expect(batches).toBe(3);
+    batches = 0;
+    const plain = await run(playbook, { connect, pipelining: false });
+    expect(plain.results.every((r) => r.status === 'ok')).toBe(true);
+    expect(batches).toBe(15);
+  });
 });

@@ -11,6 +11,7 @@ import type { Secrets } from '../vars/secrets.js';
 import type { HostChannel } from './channel.js';
 import { EventBus, foldRecap, type EngineEvent, type HostStats } from './events.js';
 import { HostVars } from './hostvars.js';
+import { HostPipeline, VarsClock } from './pipeline.js';
 import { tagSelected } from './tags.js';
 import { executeTask, type HostState, type TaskOutcome } from './task.js';
 
@@ -27,6 +28,8 @@ export interface EngineOptions {
   /** Host variables computed before the run (the network plan). */
   plannedVars?: Map<string, Record<string, unknown>>;
   startAtTask?: string | undefined;
+  /** Take the observations of a host's next tasks ahead (src/engine/pipeline.ts); default true. */
+  pipelining?: boolean;
   secrets: Secrets;
   /** Opens the channel to a host (the engine calls it at most once per host per run). */
   connect: (host: string) => Promise<HostChannel>;
@@ -99,6 +102,8 @@ class Run {
   touchedHosts: string[] = [];
   endedAll = false;
   private startAt: string | undefined;
+  private readonly clock = new VarsClock();
+  private readonly pipelines = new Map<string, HostPipeline>();
 
   constructor(
     readonly opts: EngineOptions,
@@ -126,6 +131,25 @@ class Run {
       p.catch(() => undefined);
     }
     return p;
+  }
+
+  pipeline(host: string): HostPipeline {
+    let p = this.pipelines.get(host);
+    if (!p) {
+      p = new HostPipeline(() => this.channel(host), this.clock);
+      this.pipelines.set(host, p);
+    }
+    return p;
+  }
+
+  /** The tasks host `h` would run after tasks[index] of a section (up to a meta task). */
+  private *following(play: Play, tasks: Task[], index: number, h: string, hv: HostVars): Generator<{ task: Task; vars: Record<string, unknown>; check: boolean }> {
+    for (let i = index + 1; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      if (t.module === 'meta' || this.startAt !== undefined) return;
+      if (!this.taskSelected(t)) continue;
+      yield { task: t, vars: hv.forTask(h, t), check: t.checkMode ?? Boolean(this.opts.check) };
+    }
   }
 
   private taskSelected(t: Task): boolean {
@@ -169,20 +193,20 @@ class Run {
       if (play.strategy === 'free') {
         await Promise.all(
           active().map(async (h) => {
-            for (const task of section.tasks) {
+            for (const [i, task] of section.tasks.entries()) {
               if (stopPlay || this.state(h).failed || this.state(h).unreachable || this.state(h).ended) break;
               if (task.module === 'meta') {
                 await this.meta(play, task, [h], hv);
                 continue;
               }
               if (!this.shouldRun(task)) continue;
-              await this.runTask(play, task, [h], hv, false);
+              await this.runTask(play, task, [h], hv, false, { tasks: section.tasks, index: i });
               afterTask();
             }
           }),
         );
       } else {
-        for (const task of section.tasks) {
+        for (const [i, task] of section.tasks.entries()) {
           if (stopPlay) break;
           const targets = active();
           if (targets.length === 0) break;
@@ -192,7 +216,7 @@ class Run {
             continue;
           }
           if (!this.shouldRun(task)) continue;
-          await this.runTask(play, task, targets, hv, false);
+          await this.runTask(play, task, targets, hv, false, { tasks: section.tasks, index: i });
           afterTask();
         }
       }
@@ -256,7 +280,7 @@ class Run {
   }
 
   /** One task on a set of hosts (linear: all at once; free: one host). */
-  private async runTask(play: Play, task: Task, hosts: string[], hv: HostVars, handler: boolean): Promise<void> {
+  private async runTask(play: Play, task: Task, hosts: string[], hv: HostVars, handler: boolean, at?: { tasks: Task[]; index: number }): Promise<void> {
     const started = Date.now();
     const title = this.taskTitle(task, hv, hosts[0]);
     this.opts.bus.emit({ type: 'task_start', play: play.name, task: title, taskId: task.id, hosts, handler, file: task.loc.file, line: task.loc.line });
@@ -278,6 +302,12 @@ class Run {
             openFresh: (target) => this.opts.connect(target),
             inventory: this.opts.inventory,
             bus: this.opts.bus,
+            // every action bumps its target's pipeline, also where nothing is taken ahead
+            pipeline: {
+              host: (target) => this.pipeline(target),
+              ahead: () => (at && this.opts.pipelining !== false && !task.runOnce ? this.following(play, at.tasks, at.index, h, hv) : []),
+              clock: this.clock,
+            },
           });
           return [h, outcome] as const;
         }),

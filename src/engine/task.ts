@@ -21,6 +21,7 @@ import type { HostChannel } from './channel.js';
 import type { ShellCommand } from '../transport/quote.js';
 import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
+import { observationKey, type HostPipeline, type Speculation, type VarsClock } from './pipeline.js';
 
 export interface HostState {
   /** Registered results and set_fact values: the "host facts" precedence layer. */
@@ -57,6 +58,13 @@ export interface ExecInput {
   openFresh: (host: string) => Promise<HostChannel>;
   inventory: Inventory;
   bus: EventBus;
+  /** Observation pipelining (src/engine/pipeline.ts); absent: each task observes on its own. */
+  pipeline?: {
+    host: (host: string) => HostPipeline;
+    /** The tasks this host would run after this one (same section), lazily, with their variables. */
+    ahead: () => Iterable<{ task: Task; vars: Record<string, unknown>; check: boolean }>;
+    clock: VarsClock;
+  };
 }
 
 interface Attempt {
@@ -213,6 +221,7 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
   if (x.check && outcome.changed) state.pendingChanges = (state.pendingChanges ?? 0) + 1;
   if (task.register) state.facts[task.register] = outcome.registered;
   if (outcome.facts) Object.assign(state.facts, outcome.facts);
+  if (task.register || outcome.facts) x.pipeline?.clock.tick();
   if (outcome.changed && outcome.status !== 'failed') for (const n of task.notify) state.notified.add(String(renderSafe(n, x.vars)));
   if (outcome.status === 'unreachable') state.unreachable = true;
   else if (outcome.status === 'failed' && !task.ignoreErrors) state.failed = true;
@@ -322,23 +331,12 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
     let observed: unknown;
     if (!def.local && def.observe) {
       const ch = await getChannel();
-      const ctx: ObserveContext = {
-        host: target,
-        run: (cmd, o) => ch.run(cmd, { become, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
-        runBatch: (cmds) => ch.runBatch(cmds, { become }),
-        readFile: (path, o) => ch.readFile(path, { become, ...(o ?? {}) }),
-        readLocal: async (kind, path) => {
-          const p = findLocal(x, kind, path);
-          return { path: p, content: await readFile(p) };
-        },
-        renderTemplate: async (path) => {
-          const p = findLocal(x, 'templates', path);
-          return { path: p, content: renderTemplateFile(p, vars) };
-        },
-        checkMode: x.check,
-        vars,
-      };
-      observed = await def.observe(ctx, params);
+      const ctx = observeContext(x, task, ch, target, become, vars, x.check);
+      const pipe = x.pipeline && pipelinable(task, def) ? x.pipeline.host(target) : undefined;
+      observed = pipe
+        ? // nothing is taken ahead of a task that usually acts: it would be stale
+          await pipe.observe(task, def, params, observationKey(def.name, params, become, x.check), become, ctx, (window) => (def.pipelineBarrier ? [] : speculate(x, ch, window)))
+        : await def.observe(ctx, params);
     }
     const decision = def.decide(params, observed, { checkMode: x.check, vars });
     if (decision.failed !== undefined) {
@@ -369,6 +367,10 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
     if (!x.check && decision.actions.length > 0) {
       const ch = await getChannel();
       const outs: ExecResult[] = [];
+      // what was observed ahead on the target is stale from now on (and after: see the finally)
+      const pipe = x.pipeline?.host(target);
+      pipe?.bump();
+      try {
       for (const action of decision.actions) {
         if (action.kind === 'confirm') {
           const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
@@ -397,6 +399,9 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
         }
       }
       if (decision.finish) result = { ...result, ...decision.finish(outs) };
+      } finally {
+        pipe?.bump();
+      }
     }
     const msg = decision.msg;
     result = { ...result, changed, failed: false, ...(msg !== undefined && result['msg'] === undefined ? { msg } : {}) };
@@ -415,6 +420,62 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
     }
     return fail(errMessage(e));
   }
+}
+
+/** What a module may use while observing `task` on `target`. */
+function observeContext(x: ExecInput, task: Task, ch: HostChannel, target: string, become: boolean, vars: Record<string, unknown>, check: boolean): ObserveContext {
+  const at = { ...x, task };
+  return {
+    host: target,
+    run: (cmd, o) => ch.run(cmd, { become, ...(o?.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }),
+    runBatch: (cmds) => ch.runBatch(cmds, { become }),
+    readFile: (path, o) => ch.readFile(path, { become, ...(o ?? {}) }),
+    readLocal: async (kind, path) => {
+      const p = findLocal(at, kind, path);
+      return { path: p, content: await readFile(p) };
+    },
+    renderTemplate: async (path) => {
+      const p = findLocal(at, 'templates', path);
+      return { path: p, content: renderTemplateFile(p, vars) };
+    },
+    checkMode: check,
+    vars,
+  };
+}
+
+/** A task whose observation may go through the pipeline (its own or taken ahead). */
+function pipelinable(task: Task, def: ModuleDef): boolean {
+  return !def.local && def.observe !== undefined && def.pipelined !== false && task.loop === undefined && task.delegateTo === undefined;
+}
+
+/** The next tasks of this host whose observations can be taken now (see pipeline.ts). */
+function speculate(x: ExecInput, ch: HostChannel, window: number): Speculation[] {
+  const out: Speculation[] = [];
+  if (!x.pipeline) return out;
+  let looked = 0;
+  for (const next of x.pipeline.ahead()) {
+    if (out.length >= window || looked++ >= window * 2 + 8) break;
+    const t = next.task;
+    const def = lookupModule(t.module);
+    if (!def) continue;
+    // what follows a task that usually acts would be stale: taken after it ran
+    if (def.pipelineBarrier) break;
+    if (!pipelinable(t, def)) continue;
+    try {
+      if (t.when.length > 0) {
+        const w = conditionsHold(t.when, next.vars);
+        if (!w.ok || !w.value) continue;
+      }
+      const rendered = stripOmit(renderValue(t.args, next.vars)) as Record<string, unknown>;
+      const checked = checkParams(def, rendered, { loadTime: false, loc: t.loc });
+      if (checked.errors.length > 0) continue;
+      const become = t.become ?? x.play.become;
+      out.push({ task: t, def, params: checked.params, become, key: observationKey(def.name, checked.params, become, next.check), ctx: observeContext(x, t, ch, x.host, become, next.vars, next.check) });
+    } catch {
+      // not renderable yet (it needs what an earlier task registers): observed in its turn
+    }
+  }
+  return out;
 }
 
 /** Opens a fresh connection (retrying until the deadline) and runs `cmd` on it. */

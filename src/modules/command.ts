@@ -108,6 +108,8 @@ function decideRun(p: CommandParams, o: Observed, cmd: ShellCommand, display: st
 /** Runs a program with arguments, no shell: pipes, redirections and variables are not interpreted. */
 export const command: ModuleDef<CommandParams, Observed> = {
   name: 'command',
+  // it acts on every run (unless creates/removes say otherwise): what follows is observed after it
+  pipelineBarrier: true,
   description: 'Run a program with its arguments, without a shell. Changed whenever it runs (use `creates`, `removes` or `changed_when`).',
   schema: {
     freeForm: 'cmd',
@@ -129,6 +131,8 @@ export const command: ModuleDef<CommandParams, Observed> = {
 /** Runs a command line through `sh` (or `executable`). */
 export const shell: ModuleDef<CommandParams, Observed> = {
   name: 'shell',
+  // it acts on every run (unless creates/removes say otherwise): what follows is observed after it
+  pipelineBarrier: true,
   description: 'Run a command line through a POSIX shell (`/bin/sh`, or `executable`). Changed whenever it runs (use `creates`, `removes` or `changed_when`).',
   schema: {
     freeForm: 'cmd',

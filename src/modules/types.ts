@@ -132,6 +132,16 @@ export interface ModuleDef<P extends Record<string, unknown> = Record<string, un
   local?: boolean;
   /** Read-only: gathers what decide needs. */
   observe?(ctx: ObserveContext, params: P): Promise<O>;
+  /**
+   * false: the observation must not be taken ahead of the task's turn (src/engine/pipeline.ts),
+   * e.g. because it waits for something (wait_for). Default: it may be.
+   */
+  pipelined?: boolean;
+  /**
+   * true: the task usually acts (command, shell), which makes what was observed ahead of it
+   * stale: the observations of the tasks after it are not taken before it ran.
+   */
+  pipelineBarrier?: boolean;
   /** Pure: given the parameters and what was observed, what must change. */
   decide(params: P, observed: O, env: { checkMode: boolean; vars: Record<string, unknown> }): Decision;
 }

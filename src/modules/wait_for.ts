@@ -141,6 +141,8 @@ export const wait_for: ModuleDef<WaitForParams, WaitForObserved> = {
     },
     mutuallyExclusive: [['port', 'path']],
   },
+  // the observation is the wait: never taken ahead of the task's turn
+  pipelined: false,
   async observe(ctx, p) {
     if (validate(p) !== undefined) return { met: false, elapsed: 0 };
     const r = await ctx.run(waitCommand(p), { timeoutMs: Math.ceil((p.delay + p.timeout + 15) * 1000) });

@@ -1,0 +1,204 @@
+/**
+ * Observation pipelining against a real shell on this machine (LocalChannel runs /bin/sh):
+ * batching into one round trip, use of what was observed ahead, and every reason to
+ * observe again.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ModuleDef, ObserveContext } from '../modules/types.js';
+import type { Task } from '../playbook/model.js';
+import { sh, type ShellCommand } from '../transport/quote.js';
+import { LocalChannel, type ChannelRunOptions } from './channel.js';
+import { HostPipeline, observationKey, VarsClock, WINDOW_MAX, WINDOW_START, type Speculation } from './pipeline.js';
+
+/** A real channel that counts its round trips. */
+class CountingChannel extends LocalChannel {
+  batches: string[][] = [];
+  override async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions) {
+    this.batches.push(cmds.map((c) => c.text));
+    return super.runBatch(cmds, opts);
+  }
+}
+
+/** A module reading one file: its observation is the file's content (or null). */
+const readMod: ModuleDef<{ path: string }, string | null> = {
+  name: 'read_test',
+  description: 'test module: reads a file',
+  schema: { params: { path: { type: 'path', required: true } } },
+  async observe(ctx, p) {
+    const r = await ctx.run(sh`cat -- ${p.path} 2>/dev/null || echo ABSENT`);
+    const out = r.stdout.trim();
+    return out === 'ABSENT' ? null : out;
+  },
+  decide: () => ({ changed: false, actions: [] }),
+};
+
+/** A module whose observation renders a template on the controller. */
+const templateMod: ModuleDef<{ path: string }, string> = {
+  name: 'template_test',
+  description: 'test module: renders a template',
+  schema: { params: { path: { type: 'path', required: true } } },
+  async observe(ctx, p) {
+    const t = await ctx.renderTemplate('t');
+    const r = await ctx.run(sh`printf %s ${t.content}`);
+    return `${p.path}:${r.stdout}`;
+  },
+  decide: () => ({ changed: false, actions: [] }),
+};
+
+const failing: ModuleDef<{ path: string }, string> = {
+  name: 'failing_test',
+  description: 'test module: its observation fails the first time',
+  schema: { params: { path: { type: 'path', required: true } } },
+  async observe(ctx) {
+    const r = await ctx.run(sh`exit 3`);
+    if (r.exitCode !== 0) throw new Error('cannot observe');
+    return 'never';
+  },
+  decide: () => ({ changed: false, actions: [] }),
+};
+
+const task = (name: string) => ({ name }) as unknown as Task;
+
+let dir: string;
+let ch: CountingChannel;
+let clock: VarsClock;
+let pipe: HostPipeline;
+let template: string;
+
+function ctxFor(): ObserveContext {
+  return {
+    host: 'local',
+    run: (cmd) => ch.run(cmd),
+    runBatch: (cmds) => ch.runBatch(cmds),
+    readFile: (p) => ch.readFile(p),
+    readLocal: async () => ({ path: 't', content: Buffer.from('') }),
+    renderTemplate: async () => ({ path: 't', content: template }),
+    checkMode: false,
+    vars: {},
+  };
+}
+
+function spec(t: Task, def: ModuleDef, path: string): Speculation {
+  const params = { path };
+  return { task: t, def, params, become: false, key: observationKey(def.name, params, false, false), ctx: ctxFor() };
+}
+
+async function observe(t: Task, def: ModuleDef, path: string, ahead: Speculation[] = []): Promise<unknown> {
+  const params = { path };
+  return pipe.observe(t, def, params, observationKey(def.name, params, false, false), false, ctxFor(), (w) => ahead.slice(0, w));
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ul-pipeline-'));
+  ch = new CountingChannel();
+  clock = new VarsClock();
+  pipe = new HostPipeline(async () => ch, clock);
+  template = 'v1';
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('observation pipelining', () => {
+  it("sends the current task's observation and those taken ahead in one round trip, and uses them", async () => {
+    const [a, b, c] = [task('a'), task('b'), task('c')];
+    writeFileSync(join(dir, 'a'), 'A');
+    writeFileSync(join(dir, 'b'), 'B');
+    expect(await observe(a, readMod, join(dir, 'a'), [spec(b, readMod, join(dir, 'b')), spec(c, readMod, join(dir, 'c'))])).toBe('A');
+    expect(ch.batches).toHaveLength(1);
+    expect(ch.batches[0]).toHaveLength(3);
+    expect(await observe(b, readMod, join(dir, 'b'))).toBe('B');
+    expect(await observe(c, readMod, join(dir, 'c'))).toBeNull();
+    expect(ch.batches).toHaveLength(1);
+    expect(pipe.stats).toMatchObject({ hits: 2, misses: 1, speculated: 2, discarded: 0 });
+    expect(pipe.window).toBe(Math.min(WINDOW_MAX, WINDOW_START * 4));
+  });
+
+  it('an action applied to the host in between makes what was observed ahead stale: observed again', async () => {
+    const [a, b] = [task('a'), task('b')];
+    writeFileSync(join(dir, 'b'), 'old');
+    await observe(a, readMod, join(dir, 'a'), [spec(b, readMod, join(dir, 'b'))]);
+    pipe.bump();
+    writeFileSync(join(dir, 'b'), 'new'); // what the action did
+    pipe.bump();
+    expect(await observe(b, readMod, join(dir, 'b'))).toBe('new');
+    expect(ch.batches).toHaveLength(2);
+    expect(pipe.stats.discarded).toBe(1);
+    expect(pipe.window).toBe(WINDOW_START / 2);
+  });
+
+  it('other parameters than those observed ahead: observed again', async () => {
+    const [a, b] = [task('a'), task('b')];
+    writeFileSync(join(dir, 'b'), 'B');
+    writeFileSync(join(dir, 'b2'), 'B2');
+    await observe(a, readMod, join(dir, 'a'), [spec(b, readMod, join(dir, 'b'))]);
+    expect(await observe(b, readMod, join(dir, 'b2'))).toBe('B2');
+    expect(pipe.stats).toMatchObject({ hits: 0, discarded: 1 });
+  });
+
+  it('a template that renders differently now: observed again', async () => {
+    const [a, b] = [task('a'), task('b')];
+    await observe(a, readMod, join(dir, 'a'), [spec(b, templateMod, 'x')]);
+    template = 'v2'; // a registered value changed what the template gives
+    expect(await observe(b, templateMod, 'x')).toBe('x:v2');
+    expect(pipe.stats.discarded).toBe(1);
+    // the same rendering: used
+    const c = task('c');
+    await observe(a, readMod, join(dir, 'a'), [spec(c, templateMod, 'y')]);
+    expect(await observe(c, templateMod, 'y')).toBe('y:v2');
+    expect(pipe.stats.hits).toBe(1);
+  });
+
+  it('an observation taken ahead that failed is dropped: the task observes itself (and fails itself)', async () => {
+    const [a, b] = [task('a'), task('b')];
+    await observe(a, readMod, join(dir, 'a'), [spec(b, failing, 'p')]);
+    await expect(observe(b, failing, 'p')).rejects.toThrow('cannot observe');
+    expect(ch.batches).toHaveLength(2);
+  });
+
+  it('a task observed ahead is used once (a retry observes again)', async () => {
+    const [a, b] = [task('a'), task('b')];
+    writeFileSync(join(dir, 'b'), '1');
+    await observe(a, readMod, join(dir, 'a'), [spec(b, readMod, join(dir, 'b'))]);
+    expect(await observe(b, readMod, join(dir, 'b'))).toBe('1');
+    writeFileSync(join(dir, 'b'), '2'); // changed by something else while the task retries
+    expect(await observe(b, readMod, join(dir, 'b'))).toBe('2');
+  });
+
+  it('takes none ahead after its window shrank to 0, and again once a task changed nothing', async () => {
+    const ts = Array.from({ length: 6 }, (_, i) => task(`t${i}`));
+    // every task acts: each time what was observed ahead is thrown away
+    for (let i = 0; i < 3; i++) {
+      await observe(ts[i]!, readMod, join(dir, 'x'), [spec(ts[i + 1]!, readMod, join(dir, 'y'))]);
+      pipe.bump();
+    }
+    expect(pipe.window).toBe(0);
+    const before = pipe.stats.speculated;
+    await observe(ts[3]!, readMod, join(dir, 'x'), [spec(ts[4]!, readMod, join(dir, 'y'))]);
+    expect(pipe.stats.speculated).toBe(before);
+    // that task changed nothing (no bump): the next one takes one ahead again
+    await observe(ts[4]!, readMod, join(dir, 'x'), [spec(ts[5]!, readMod, join(dir, 'y'))]);
+    expect(pipe.stats.speculated).toBe(before + 1);
+  });
+
+  it('reading the variables directly ties the observation to them', async () => {
+    const varsMod: ModuleDef<{ path: string }, string> = {
+      name: 'vars_test',
+      description: 'test module: reads ctx.vars',
+      schema: { params: { path: { type: 'path', required: true } } },
+      async observe(ctx) {
+        void ctx.vars;
+        return (await ctx.run(sh`echo ok`)).stdout.trim();
+      },
+      decide: () => ({ changed: false, actions: [] }),
+    };
+    const [a, b, c] = [task('a'), task('b'), task('c')];
+    await observe(a, readMod, join(dir, 'a'), [spec(b, varsMod, 'p'), spec(c, varsMod, 'q')]);
+    expect(await observe(b, varsMod, 'p')).toBe('ok');
+    expect(pipe.stats.hits).toBe(1);
+    clock.tick(); // a task registered a value
+    await observe(c, varsMod, 'q');
+    expect(pipe.stats.discarded).toBe(1);
+  });
+});
