@@ -62,7 +62,7 @@ interface Entry {
 
 const FAILED = Symbol('failed');
 
-export const WINDOW_START = 4;
+export const WINDOW_START = 1;
 export const WINDOW_MAX = 32;
 
 /** Shared by the hosts of a run: registered values and facts changed (any host). */
@@ -73,10 +73,14 @@ export class VarsClock {
   }
 }
 
-/** Commands queued in one turn of the event loop, sent together per become level. */
+/**
+ * Commands queued in one turn of the event loop, sent together per become level; one batch
+ * at a time (what is queued meanwhile goes in the next), so the pipeline keeps to one shell.
+ */
 class Batcher {
   private queues = new Map<boolean, { cmd: ShellCommand; resolve: (r: ExecResult) => void; reject: (e: unknown) => void }[]>();
   private scheduled = false;
+  private inflight = false;
 
   constructor(private readonly channel: () => Promise<HostChannel>) {}
 
@@ -96,23 +100,29 @@ class Batcher {
   }
 
   private flush(): void {
+    // the batch in flight flushes what was queued meanwhile when it ends
+    if (this.inflight) return;
     this.scheduled = false;
     const queues = [...this.queues];
     this.queues.clear();
-    for (const [become, q] of queues) {
-      void (async () => {
-        try {
-          const ch = await this.channel();
-          const rs = await ch.runBatch(
-            q.map((x) => x.cmd),
-            { become },
-          );
-          q.forEach((x, i) => x.resolve(rs[i]!));
-        } catch (e) {
-          for (const x of q) x.reject(e);
-        }
-      })();
-    }
+    if (queues.length === 0) return;
+    this.inflight = true;
+    const sends = queues.map(async ([become, q]) => {
+      try {
+        const ch = await this.channel();
+        const rs = await ch.runBatch(
+          q.map((x) => x.cmd),
+          { become },
+        );
+        q.forEach((x, i) => x.resolve(rs[i]!));
+      } catch (e) {
+        for (const x of q) x.reject(e);
+      }
+    });
+    void Promise.all(sends).then(() => {
+      this.inflight = false;
+      if (this.queues.size > 0) this.flush();
+    });
   }
 }
 
@@ -208,9 +218,10 @@ export class HostPipeline {
         if (entry) entry.usedVars = true;
         return base.vars;
       },
-      // a command with its own time limit goes alone
-      run: (cmd, o) => (o?.timeoutMs !== undefined ? base.run(cmd, o) : batcher.run(cmd, become)),
-      runBatch: (cmds) => Promise.all(cmds.map((c) => batcher.run(c, become))),
+      // a command with its own time limit goes alone; taken ahead and already stale
+      // (something was applied since it started): not sent at all
+      run: (cmd, o) => (entry && entry.generation !== this.generation ? Promise.reject(new Error('stale')) : o?.timeoutMs !== undefined ? base.run(cmd, o) : batcher.run(cmd, become)),
+      runBatch: (cmds) => (entry && entry.generation !== this.generation ? Promise.reject(new Error('stale')) : Promise.all(cmds.map((c) => batcher.run(c, become)))),
     };
     return def.observe!(ctx, params);
   }
