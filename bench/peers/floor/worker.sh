@@ -5,7 +5,8 @@
 # that tolerate a second run (`--may-exist`, `replace`, files overwritten). It writes the
 # same files and leaves the host in the same state as playbooks/worker.yml, minus the
 # safety nets (no rollback timer around the address move, no confirmation over a new
-# connection, no one-second liveness check after a service starts). The only guard kept:
+# connection, no liveness check after a service starts: underlay waits `settle`, 0.25 s,
+# and checks the program still runs). The only guard kept:
 # a service already running is not started twice.
 #
 # bench/run.js puts the host's values in front of this script as shell assignments:
