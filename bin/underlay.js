@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+// the bundle of dist/cli/main.js (npm run build; .ci/bundle.js)
+import { main } from '../dist/cli/underlay.mjs';
 
 // A reader that goes away (`underlay ... | head`) is not an error.
 for (const stream of [process.stdout, process.stderr]) {
