@@ -20,6 +20,10 @@ class CountingChannel extends LocalChannel {
     this.batches.push(cmds.map((c) => c.text));
     return super.runBatch(cmds, opts);
   }
+  override runEach(cmds: ShellCommand[], opts?: ChannelRunOptions) {
+    this.batches.push(cmds.map((c) => c.text));
+    return super.runEach(cmds, opts);
+  }
 }
 
 /** A module reading one file: its observation is the file's content (or null). */
@@ -171,6 +175,28 @@ describe('observation pipelining', () => {
     expect(ch.batches.flat().filter((c) => c === 'echo two')).toHaveLength(0);
     expect(await observe(b, twoSteps, 'p')).toBe('two');
     expect(ch.batches.flat().filter((c) => c === 'echo two')).toHaveLength(1);
+  });
+
+  it("the current task's observation does not wait for a slow one taken ahead in the same round trip", async () => {
+    const slow: ModuleDef<{ path: string }, string> = {
+      name: 'slow_test',
+      description: 'test module: a slow observation',
+      schema: { params: { path: { type: 'path', required: true } } },
+      async observe(ctx) {
+        return (await ctx.run(sh`sleep 0.5; echo slow`)).stdout.trim();
+      },
+      decide: () => ({ changed: false, actions: [] }),
+    };
+    const [a, b] = [task('a'), task('b')];
+    writeFileSync(join(dir, 'a'), 'A');
+    let slowDone = false;
+    const s = spec(b, slow, 'p');
+    const orig = s.def.observe!.bind(s.def);
+    s.def = { ...slow, observe: async (ctx, p) => orig(ctx, p as { path: string }).finally(() => (slowDone = true)) };
+    expect(await observe(a, readMod, join(dir, 'a'), [s])).toBe('A');
+    expect(slowDone).toBe(false);
+    expect(ch.batches).toHaveLength(1);
+    expect(await observe(b, s.def, 'p')).toBe('slow');
   });
 
   it('an observation taken ahead that failed is dropped: the task observes itself (and fails itself)', async () => {

@@ -74,13 +74,13 @@ export class VarsClock {
 }
 
 /**
- * Commands queued in one turn of the event loop, sent together per become level; one batch
- * at a time (what is queued meanwhile goes in the next), so the pipeline keeps to one shell.
+ * Commands queued in one turn of the event loop, sent together per become level. Each
+ * command's result is handed on as soon as it is in: the current task's commands, queued
+ * first, never wait for those of the tasks observed ahead.
  */
 class Batcher {
   private queues = new Map<boolean, { cmd: ShellCommand; resolve: (r: ExecResult) => void; reject: (e: unknown) => void }[]>();
   private scheduled = false;
-  private inflight = false;
 
   constructor(private readonly channel: () => Promise<HostChannel>) {}
 
@@ -100,29 +100,25 @@ class Batcher {
   }
 
   private flush(): void {
-    // the batch in flight flushes what was queued meanwhile when it ends
-    if (this.inflight) return;
     this.scheduled = false;
     const queues = [...this.queues];
     this.queues.clear();
-    if (queues.length === 0) return;
-    this.inflight = true;
-    const sends = queues.map(async ([become, q]) => {
-      try {
-        const ch = await this.channel();
-        const rs = await ch.runBatch(
-          q.map((x) => x.cmd),
-          { become },
-        );
-        q.forEach((x, i) => x.resolve(rs[i]!));
-      } catch (e) {
-        for (const x of q) x.reject(e);
-      }
-    });
-    void Promise.all(sends).then(() => {
-      this.inflight = false;
-      if (this.queues.size > 0) this.flush();
-    });
+    for (const [become, q] of queues) {
+      void (async () => {
+        try {
+          const ch = await this.channel();
+          const cmds = q.map((x) => x.cmd);
+          if (ch.runEach) {
+            ch.runEach(cmds, { become }).forEach((p, i) => p.then(q[i]!.resolve, q[i]!.reject));
+          } else {
+            const rs = await ch.runBatch(cmds, { become });
+            q.forEach((x, i) => x.resolve(rs[i]!));
+          }
+        } catch (e) {
+          for (const x of q) x.reject(e);
+        }
+      })();
+    }
   }
 }
 

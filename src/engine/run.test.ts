@@ -402,6 +402,10 @@ describe('engine (linear strategy on local hosts)', () => {
         batches++;
         return super.runBatch(...a);
       }
+      override runEach(...a: Parameters<LocalChannel['runEach']>) {
+        batches++;
+        return super.runEach(...a);
+      }
     }
     const connect = async () => new Counting();
     const first = await run(playbook, { connect });

@@ -649,6 +649,26 @@ export class Connection {
     return r;
   }
 
+  /** As runBatch, each command's result given as soon as it is in (the shell is kept until all are). */
+  runEach(cmds: ShellCommand[], opts: RunOptions = {}): Promise<ExecResult>[] {
+    const sent = (async () => {
+      const shell = await this.acquire(this.levelFor(opts.become));
+      let promises: Promise<ExecResult>[];
+      try {
+        promises = shell.send(cmds, opts);
+      } catch (e) {
+        this.release(shell);
+        throw e;
+      }
+      this.counters.commands += cmds.length;
+      this.counters.roundTrips++;
+      void Promise.allSettled(promises).then(() => this.release(shell));
+      return promises;
+    })();
+    sent.catch(() => undefined);
+    return cmds.map((_, i) => sent.then((ps) => ps[i]!));
+  }
+
   /** Runs several commands in one write on one shell; one result per command, in order. */
   async runBatch(cmds: ShellCommand[], opts: RunOptions = {}): Promise<ExecResult[]> {
     if (cmds.length === 0) return [];

@@ -206,6 +206,20 @@ describe('commands on the persistent shell', () => {
     expect(after.channelsOpened).toBe(before.channelsOpened);
   });
 
+  it('runEach: one round trip, each result as soon as it is in', async () => {
+    const before = c.stats();
+    let slowDone = false;
+    const [fast, slow] = c.runEach([sh`printf fast`, sh`sleep 0.5; printf slow`]);
+    void slow!.then(() => (slowDone = true));
+    expect(await fast).toMatchObject({ stdout: 'fast', exitCode: 0 });
+    expect(slowDone).toBe(false);
+    expect(await slow).toMatchObject({ stdout: 'slow', exitCode: 0 });
+    expect(c.stats().roundTrips - before.roundTrips).toBe(1);
+    // the shell was given back: the next command runs on it
+    expect((await c.run(sh`printf again`)).stdout).toBe('again');
+    expect(c.stats().channelsOpened).toBe(before.channelsOpened);
+  });
+
   it('a timeout kills the command and its children; the shell stays usable', async () => {
     const before = c.stats().channelsOpened;
     const t0 = Date.now();
