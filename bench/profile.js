@@ -3,7 +3,7 @@
  * `underlay` with counters: runs the CLI exactly as bin/underlay.js does, and records
  * where a host's time goes, without changing the engine:
  * - per host: SSH connections opened and the time each took (handshake, authentication,
- *   host key check), commands and round trips (Connection.runBatch: one round trip may
+ *   host key check), commands and round trips (Connection.runEach: one round trip may
  *   carry several commands), uploads (SFTP) and file reads, and the time spent waiting
  *   for each of them;
  * - per task: round trips, commands, uploads and reads of all hosts together (the
@@ -67,50 +67,42 @@ Connection.open = async function (opts) {
   return c;
 };
 const proto = Connection.prototype;
-const runBatch = proto.runBatch;
-proto.runBatch = async function (cmds, opts) {
+// every command goes through runEach (run -> runBatch -> runEach): one call, one round trip
+const runEach = proto.runEach;
+proto.runEach = function (cmds, opts) {
   const t0 = now();
   const task = taskStats();
-  try {
-    return await runBatch.call(this, cmds, opts);
-  } finally {
+  const results = runEach.call(this, cmds, opts);
+  void Promise.allSettled(results).then(() => {
     const s = hostStats(this.host);
     s.roundTrips++;
     s.commands += cmds.length;
     s.runMs += now() - t0;
     touch(s, t0);
-    task.roundTrips++;
-    task.commands += cmds.length;
-  }
+  });
+  task.roundTrips++;
+  task.commands += cmds.length;
+  return results;
 };
-const upload = proto.upload;
-proto.upload = async function (...args) {
-  const t0 = now();
-  const task = taskStats();
-  try {
-    return await upload.apply(this, args);
-  } finally {
-    const s = hostStats(this.host);
-    s.uploads++;
-    s.uploadMs += now() - t0;
-    touch(s, t0);
-    task.uploads++;
-  }
-};
-const readFile = proto.readFile;
-proto.readFile = async function (...args) {
-  const t0 = now();
-  const task = taskStats();
-  try {
-    return await readFile.apply(this, args);
-  } finally {
-    const s = hostStats(this.host);
-    s.reads++;
-    s.readMs += now() - t0;
-    touch(s, t0);
-    task.reads++;
-  }
-};
+/** Counts calls of proto[method] and the time spent waiting for them, per host and task. */
+function counted(method, count, ms) {
+  const orig = proto[method];
+  proto[method] = async function (...args) {
+    const t0 = now();
+    const task = taskStats();
+    try {
+      return await orig.apply(this, args);
+    } finally {
+      const s = hostStats(this.host);
+      s[count]++;
+      s[ms] += now() - t0;
+      touch(s, t0);
+      task[count]++;
+    }
+  };
+}
+counted('upload', 'uploads', 'uploadMs');
+counted('readFile', 'reads', 'readMs');
 
 // Watch the JSON events on their way out (for the phases and the task of each call).
 const write = process.stdout.write.bind(process.stdout);

@@ -20,7 +20,7 @@ export interface HostChannel {
   run(cmd: ShellCommand, opts?: ChannelRunOptions): Promise<ExecResult>;
   runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]>;
   /** As runBatch (one round trip, in order), each result given as soon as it is in. */
-  runEach?(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult>[];
+  runEach(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult>[];
   upload(remotePath: string, content: string | Buffer, opts?: { mode?: number; owner?: string; group?: string; become?: boolean }): Promise<void>;
   readFile(remotePath: string, opts?: { become?: boolean; maxBytes?: number }): Promise<Buffer | null>;
   close(): Promise<void>;
@@ -60,12 +60,11 @@ export class LocalChannel implements HostChannel {
     });
   }
 
-  async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]> {
-    const out: ExecResult[] = [];
-    for (const c of cmds) out.push(await this.run(c, opts));
-    return out;
+  runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]> {
+    return Promise.all(this.runEach(cmds, opts));
   }
 
+  /** One after another. */
   runEach(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult>[] {
     const out: Promise<ExecResult>[] = [];
     let prev: Promise<unknown> = Promise.resolve();

@@ -13,56 +13,45 @@ import { sh, type ShellCommand } from '../transport/quote.js';
 import { LocalChannel, type ChannelRunOptions } from './channel.js';
 import { HostPipeline, observationKey, VarsClock, WINDOW_MAX, WINDOW_START, type Speculation } from './pipeline.js';
 
-/** A real channel that counts its round trips. */
+/** A real channel that counts its round trips (runBatch goes through runEach). */
 class CountingChannel extends LocalChannel {
   batches: string[][] = [];
-  override async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions) {
-    this.batches.push(cmds.map((c) => c.text));
-    return super.runBatch(cmds, opts);
-  }
   override runEach(cmds: ShellCommand[], opts?: ChannelRunOptions) {
     this.batches.push(cmds.map((c) => c.text));
     return super.runEach(cmds, opts);
   }
 }
 
+/** A test module: `observe` is its observation; it never acts. */
+function testModule<O>(name: string, observe: (ctx: ObserveContext, p: { path: string }) => Promise<O>): ModuleDef<{ path: string }, O> {
+  return {
+    name,
+    description: `test module ${name}`,
+    schema: { params: { path: { type: 'path', required: true } } },
+    observe,
+    decide: () => ({ changed: false, actions: [] }),
+  };
+}
+
 /** A module reading one file: its observation is the file's content (or null). */
-const readMod: ModuleDef<{ path: string }, string | null> = {
-  name: 'read_test',
-  description: 'test module: reads a file',
-  schema: { params: { path: { type: 'path', required: true } } },
-  async observe(ctx, p) {
-    const r = await ctx.run(sh`cat -- ${p.path} 2>/dev/null || echo ABSENT`);
-    const out = r.stdout.trim();
-    return out === 'ABSENT' ? null : out;
-  },
-  decide: () => ({ changed: false, actions: [] }),
-};
+const readMod = testModule<string | null>('read_test', async (ctx, p) => {
+  const r = await ctx.run(sh`cat -- ${p.path} 2>/dev/null || echo ABSENT`);
+  const out = r.stdout.trim();
+  return out === 'ABSENT' ? null : out;
+});
 
 /** A module whose observation renders a template on the controller. */
-const templateMod: ModuleDef<{ path: string }, string> = {
-  name: 'template_test',
-  description: 'test module: renders a template',
-  schema: { params: { path: { type: 'path', required: true } } },
-  async observe(ctx, p) {
-    const t = await ctx.renderTemplate('t');
-    const r = await ctx.run(sh`printf %s ${t.content}`);
-    return `${p.path}:${r.stdout}`;
-  },
-  decide: () => ({ changed: false, actions: [] }),
-};
+const templateMod = testModule<string>('template_test', async (ctx, p) => {
+  const t = await ctx.renderTemplate('t');
+  const r = await ctx.run(sh`printf %s ${t.content}`);
+  return `${p.path}:${r.stdout}`;
+});
 
-const failing: ModuleDef<{ path: string }, string> = {
-  name: 'failing_test',
-  description: 'test module: its observation fails the first time',
-  schema: { params: { path: { type: 'path', required: true } } },
-  async observe(ctx) {
-    const r = await ctx.run(sh`exit 3`);
-    if (r.exitCode !== 0) throw new Error('cannot observe');
-    return 'never';
-  },
-  decide: () => ({ changed: false, actions: [] }),
-};
+const failing = testModule<string>('failing_test', async (ctx) => {
+  const r = await ctx.run(sh`exit 3`);
+  if (r.exitCode !== 0) throw new Error('cannot observe');
+  return 'never';
+});
 
 const task = (name: string) => ({ name }) as unknown as Task;
 
@@ -157,17 +146,11 @@ describe('observation pipelining', () => {
 
   it('starts by taking one ahead; an observation taken ahead and stale before its next command does not send it', async () => {
     expect(pipe.window).toBe(WINDOW_START);
-    const twoSteps: ModuleDef<{ path: string }, string> = {
-      name: 'two_steps_test',
-      description: 'test module: observes in two round trips',
-      schema: { params: { path: { type: 'path', required: true } } },
-      async observe(ctx) {
-        await ctx.run(sh`echo one`);
-        await new Promise((r) => setTimeout(r, 50));
-        return (await ctx.run(sh`echo two`)).stdout.trim();
-      },
-      decide: () => ({ changed: false, actions: [] }),
-    };
+    const twoSteps = testModule<string>('two_steps_test', async (ctx) => {
+      await ctx.run(sh`echo one`);
+      await new Promise((r) => setTimeout(r, 50));
+      return (await ctx.run(sh`echo two`)).stdout.trim();
+    });
     const [a, b] = [task('a'), task('b')];
     await observe(a, readMod, join(dir, 'a'), [spec(b, twoSteps, 'p')]);
     pipe.bump(); // the first task acts while the second's observation is between its steps
@@ -178,25 +161,18 @@ describe('observation pipelining', () => {
   });
 
   it("the current task's observation does not wait for a slow one taken ahead in the same round trip", async () => {
-    const slow: ModuleDef<{ path: string }, string> = {
-      name: 'slow_test',
-      description: 'test module: a slow observation',
-      schema: { params: { path: { type: 'path', required: true } } },
-      async observe(ctx) {
-        return (await ctx.run(sh`sleep 0.5; echo slow`)).stdout.trim();
-      },
-      decide: () => ({ changed: false, actions: [] }),
-    };
+    let slowDone = false;
+    const slow = testModule<string>('slow_test', async (ctx) => {
+      const r = await ctx.run(sh`sleep 0.5; echo slow`);
+      slowDone = true;
+      return r.stdout.trim();
+    });
     const [a, b] = [task('a'), task('b')];
     writeFileSync(join(dir, 'a'), 'A');
-    let slowDone = false;
-    const s = spec(b, slow, 'p');
-    const orig = s.def.observe!.bind(s.def);
-    s.def = { ...slow, observe: async (ctx, p) => orig(ctx, p as { path: string }).finally(() => (slowDone = true)) };
-    expect(await observe(a, readMod, join(dir, 'a'), [s])).toBe('A');
+    expect(await observe(a, readMod, join(dir, 'a'), [spec(b, slow, 'p')])).toBe('A');
     expect(slowDone).toBe(false);
     expect(ch.batches).toHaveLength(1);
-    expect(await observe(b, s.def, 'p')).toBe('slow');
+    expect(await observe(b, slow, 'p')).toBe('slow');
   });
 
   it('an observation taken ahead that failed is dropped: the task observes itself (and fails itself)', async () => {
@@ -232,16 +208,10 @@ describe('observation pipelining', () => {
   });
 
   it('reading the variables directly ties the observation to them', async () => {
-    const varsMod: ModuleDef<{ path: string }, string> = {
-      name: 'vars_test',
-      description: 'test module: reads ctx.vars',
-      schema: { params: { path: { type: 'path', required: true } } },
-      async observe(ctx) {
-        void ctx.vars;
-        return (await ctx.run(sh`echo ok`)).stdout.trim();
-      },
-      decide: () => ({ changed: false, actions: [] }),
-    };
+    const varsMod = testModule<string>('vars_test', async (ctx) => {
+      void ctx.vars;
+      return (await ctx.run(sh`echo ok`)).stdout.trim();
+    });
     const [a, b, c] = [task('a'), task('b'), task('c')];
     pipe.window = 4;
     await observe(a, readMod, join(dir, 'a'), [spec(b, varsMod, 'p'), spec(c, varsMod, 'q')]);

@@ -107,13 +107,10 @@ class Batcher {
       void (async () => {
         try {
           const ch = await this.channel();
-          const cmds = q.map((x) => x.cmd);
-          if (ch.runEach) {
-            ch.runEach(cmds, { become }).forEach((p, i) => p.then(q[i]!.resolve, q[i]!.reject));
-          } else {
-            const rs = await ch.runBatch(cmds, { become });
-            q.forEach((x, i) => x.resolve(rs[i]!));
-          }
+          ch.runEach(
+            q.map((x) => x.cmd),
+            { become },
+          ).forEach((p, i) => p.then(q[i]!.resolve, q[i]!.reject));
         } catch (e) {
           for (const x of q) x.reject(e);
         }
@@ -141,7 +138,7 @@ export class HostPipeline {
   private entries = new Map<Task, Entry>();
   private readonly batcher: Batcher;
   window = WINDOW_START;
-  /** Counters, for tests and the profile. */
+  /** Counters (the tests read them). */
   readonly stats = { hits: 0, misses: 0, discarded: 0, speculated: 0 };
 
   constructor(

@@ -143,7 +143,7 @@ class Run {
   }
 
   /** The tasks host `h` would run after tasks[index] of a section (up to a meta task). */
-  private *following(play: Play, tasks: Task[], index: number, h: string, hv: HostVars): Generator<{ task: Task; vars: Record<string, unknown>; check: boolean }> {
+  private *following(tasks: Task[], index: number, h: string, hv: HostVars): Generator<{ task: Task; vars: Record<string, unknown>; check: boolean }> {
     for (let i = index + 1; i < tasks.length; i++) {
       const t = tasks[i]!;
       if (t.module === 'meta' || this.startAt !== undefined) return;
@@ -305,7 +305,7 @@ class Run {
             // every action bumps its target's pipeline, also where nothing is taken ahead
             pipeline: {
               host: (target) => this.pipeline(target),
-              ahead: () => (at && this.opts.pipelining !== false && !task.runOnce ? this.following(play, at.tasks, at.index, h, hv) : []),
+              ahead: () => (at && this.opts.pipelining !== false && !task.runOnce ? this.following(at.tasks, at.index, h, hv) : []),
               clock: this.clock,
             },
           });

@@ -371,34 +371,34 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       const pipe = x.pipeline?.host(target);
       pipe?.bump();
       try {
-      for (const action of decision.actions) {
-        if (action.kind === 'confirm') {
-          const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
-          outs.push(r);
-          if (r.exitCode !== 0) {
-            const msg = `${action.describe}: not confirmed over a new connection within ${action.timeoutMs} ms${r.stderr ? `\n${tail(r.stderr)}` : ''}`;
-            return { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } };
+        for (const action of decision.actions) {
+          if (action.kind === 'confirm') {
+            const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
+            outs.push(r);
+            if (r.exitCode !== 0) {
+              const msg = `${action.describe}: not confirmed over a new connection within ${action.timeoutMs} ms${r.stderr ? `\n${tail(r.stderr)}` : ''}`;
+              return { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } };
+            }
+            continue;
           }
-          continue;
+          if (action.kind === 'upload') {
+            await ch.upload(action.path, action.content, { become, ...(action.mode !== undefined ? { mode: action.mode } : {}), ...(action.owner !== undefined ? { owner: action.owner } : {}), ...(action.group !== undefined ? { group: action.group } : {}) });
+            continue;
+          }
+          const timeoutMs = action.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
+          const r = await ch.run(action.cmd, { become, ...(action.stdin !== undefined ? { stdin: action.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+          outs.push(r);
+          const okCodes = action.okCodes ?? [0];
+          if (!okCodes.includes(r.exitCode)) {
+            const finished = decision.finish ? decision.finish(outs) : {};
+            const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
+            const stderrTail = tail(r.stderr || r.stdout);
+            const msg = `${action.describe}: ${why}${stderrTail ? `\n${stderrTail}` : ''}`;
+            result = { ...result, ...finished, rc: r.exitCode, cmd: action.describe, stderr: r.stderr, stdout: r.stdout };
+            return applyOverrides(x, vars, { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } });
+          }
         }
-        if (action.kind === 'upload') {
-          await ch.upload(action.path, action.content, { become, ...(action.mode !== undefined ? { mode: action.mode } : {}), ...(action.owner !== undefined ? { owner: action.owner } : {}), ...(action.group !== undefined ? { group: action.group } : {}) });
-          continue;
-        }
-        const timeoutMs = action.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
-        const r = await ch.run(action.cmd, { become, ...(action.stdin !== undefined ? { stdin: action.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-        outs.push(r);
-        const okCodes = action.okCodes ?? [0];
-        if (!okCodes.includes(r.exitCode)) {
-          const finished = decision.finish ? decision.finish(outs) : {};
-          const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
-          const stderrTail = tail(r.stderr || r.stdout);
-          const msg = `${action.describe}: ${why}${stderrTail ? `\n${stderrTail}` : ''}`;
-          result = { ...result, ...finished, rc: r.exitCode, cmd: action.describe, stderr: r.stderr, stdout: r.stdout };
-          return applyOverrides(x, vars, { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } });
-        }
-      }
-      if (decision.finish) result = { ...result, ...decision.finish(outs) };
+        if (decision.finish) result = { ...result, ...decision.finish(outs) };
       } finally {
         pipe?.bump();
       }

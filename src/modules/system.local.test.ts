@@ -108,32 +108,24 @@ async function runTask<P extends Record<string, unknown>, O>(
 }
 
 /** Runs each command inside the mount namespace of `pid` (nsenter), uploads included. */
-class MountNsChannel implements HostChannel {
-  private readonly local = new LocalChannel();
-  constructor(readonly pid: number) {}
-  private wrap(cmd: ShellCommand): ShellCommand {
-    return sh`nsenter --target ${this.pid} --mount -- sh -c ${cmd.text}`;
+class MountNsChannel extends LocalChannel implements HostChannel {
+  constructor(readonly pid: number) {
+    super();
   }
-  run(cmd: ShellCommand, opts?: ChannelRunOptions): Promise<ExecResult> {
-    return this.local.run(this.wrap(cmd), opts);
+  override run(cmd: ShellCommand, opts?: ChannelRunOptions): Promise<ExecResult> {
+    return super.run(sh`nsenter --target ${this.pid} --mount -- sh -c ${cmd.text}`, opts);
   }
-  async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]> {
-    const out: ExecResult[] = [];
-    for (const c of cmds) out.push(await this.run(c, opts));
-    return out;
-  }
-  async upload(path: string, content: string | Buffer, opts: { mode?: number } = {}): Promise<void> {
+  override async upload(path: string, content: string | Buffer, opts: { mode?: number } = {}): Promise<void> {
     const t = `${path}.upload-tmp`;
     const mode = (opts.mode ?? 0o644).toString(8);
     const r = await this.run(sh`mkdir -p -- ${dirname(path)} && cat > ${t} && chmod ${mode} ${t} && mv -f -- ${t} ${path}`, { stdin: content });
     if (r.exitCode !== 0) throw new Error(`upload ${path}: ${r.stderr}`);
   }
-  async readFile(path: string): Promise<Buffer | null> {
+  override async readFile(path: string): Promise<Buffer | null> {
     const r = await this.run(sh`if [ -e ${path} ]; then base64 -w0 < ${path}; else exit 3; fi`);
     if (r.exitCode === 3) return null;
     return Buffer.from(r.stdout, 'base64');
   }
-  async close(): Promise<void> {}
 }
 
 /** Runs each command inside a network namespace; files are the machine's (same mounts). */
@@ -143,11 +135,6 @@ class NetNsChannel extends LocalChannel {
   }
   override run(cmd: ShellCommand, opts?: ChannelRunOptions): Promise<ExecResult> {
     return super.run(sh`ip netns exec ${this.ns} sh -c ${cmd.text}`, opts);
-  }
-  override async runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]> {
-    const out: ExecResult[] = [];
-    for (const c of cmds) out.push(await this.run(c, opts));
-    return out;
   }
 }
 

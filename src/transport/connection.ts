@@ -671,16 +671,7 @@ export class Connection {
 
   /** Runs several commands in one write on one shell; one result per command, in order. */
   async runBatch(cmds: ShellCommand[], opts: RunOptions = {}): Promise<ExecResult[]> {
-    if (cmds.length === 0) return [];
-    const shell = await this.acquire(this.levelFor(opts.become));
-    try {
-      const promises = shell.send(cmds, opts);
-      this.counters.commands += cmds.length;
-      this.counters.roundTrips++;
-      return await Promise.all(promises);
-    } finally {
-      this.release(shell);
-    }
+    return cmds.length === 0 ? [] : Promise.all(this.runEach(cmds, opts));
   }
 
   private sftp(): Promise<SFTPWrapper> {
