@@ -109,6 +109,21 @@ describe('observation pipelining', () => {
     expect(pipe.window).toBe(Math.min(WINDOW_MAX, 16));
   });
 
+  it('the same command asked for by several tasks in one round trip is sent once; each task gets its result', async () => {
+    const [a, b, c] = [task('a'), task('b'), task('c')];
+    pipe.window = 4;
+    writeFileSync(join(dir, 'same'), 'S');
+    writeFileSync(join(dir, 'other'), 'O');
+    const path = join(dir, 'same');
+    expect(await observe(a, readMod, path, [spec(b, readMod, path), spec(c, readMod, join(dir, 'other'))])).toBe('S');
+    expect(ch.batches).toHaveLength(1);
+    expect(ch.batches[0]).toHaveLength(2);
+    expect(await observe(b, readMod, path)).toBe('S');
+    expect(await observe(c, readMod, join(dir, 'other'))).toBe('O');
+    expect(ch.batches).toHaveLength(1);
+    expect(pipe.stats).toMatchObject({ hits: 2, speculated: 2 });
+  });
+
   it('an action applied to the host in between makes what was observed ahead stale: observed again', async () => {
     const [a, b] = [task('a'), task('b')];
     writeFileSync(join(dir, 'b'), 'old');

@@ -76,7 +76,9 @@ export class VarsClock {
 /**
  * Commands queued in one turn of the event loop, sent together per become level. Each
  * command's result is handed on as soon as it is in: the current task's commands, queued
- * first, never wait for those of the tasks observed ahead.
+ * first, never wait for those of the tasks observed ahead. Only observations come here
+ * (read-only commands), so the same command text queued twice in one batch is sent once
+ * and its result given to both.
  */
 class Batcher {
   private queues = new Map<boolean, { cmd: ShellCommand; resolve: (r: ExecResult) => void; reject: (e: unknown) => void }[]>();
@@ -107,10 +109,28 @@ class Batcher {
       void (async () => {
         try {
           const ch = await this.channel();
+          // The same read-only command asked for twice in one batch (two tasks observing
+          // the same link table, say) is sent once: both would see the same state.
+          const unique = new Map<string, { cmd: ShellCommand; waiters: typeof q }>();
+          for (const x of q) {
+            const u = unique.get(x.cmd.text);
+            if (u) u.waiters.push(x);
+            else unique.set(x.cmd.text, { cmd: x.cmd, waiters: [x] });
+          }
+          const sent = [...unique.values()];
           ch.runEach(
-            q.map((x) => x.cmd),
+            sent.map((u) => u.cmd),
             { become },
-          ).forEach((p, i) => p.then(q[i]!.resolve, q[i]!.reject));
+          ).forEach((p, i) =>
+            p.then(
+              (r) => {
+                for (const w of sent[i]!.waiters) w.resolve({ ...r });
+              },
+              (e: unknown) => {
+                for (const w of sent[i]!.waiters) w.reject(e);
+              },
+            ),
+          );
         } catch (e) {
           for (const x of q) x.reject(e);
         }

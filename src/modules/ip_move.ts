@@ -31,6 +31,9 @@ import { ipRouteCommand, parseIpRoute, type IpRoute } from '../facts/iproute.js'
 import { quote, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
+/** Polls at 0.01 s before the waits of a move fall back to 0.1 s. */
+const QUICK_POLLS = 10;
+
 export interface IpMoveParams extends Record<string, unknown> {
   from: string;
   to: string;
@@ -409,6 +412,9 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
 
     const scripts = ipMoveScripts(plan, p.state_dir);
     const waitSteps = Math.min(rollbackAfter, 60) * 10;
+    // Both waits poll every 0.01 s at first (the timer and a move usually take a few
+    // milliseconds), then every 0.1 s; the first QUICK_POLLS polls count as one 0.1 s step.
+    const pollSleep = sh`if [ "$i" -lt ${QUICK_POLLS} ]; then sleep 0.01; else sleep 0.1; fi`;
     const actions: Action[] = [
       { kind: 'run', cmd: sh`mkdir -p ${f.dir} && chmod 700 ${f.dir}`, describe: `create ${f.dir}` },
       { kind: 'upload', path: f.state, content: scripts.state, mode: 0o600, describe: `record the state of ${p.from} in ${f.state}` },
@@ -417,12 +423,12 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       { kind: 'upload', path: f.timer, content: scripts.timer, mode: 0o700, describe: `write ${f.timer}` },
       {
         kind: 'run',
-        cmd: sh`rm -f ${f.pid} ${`${f.pid}.fired`} ${f.rolledBack} && { setsid /bin/sh ${f.timer} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt 50 ]; do if [ -s ${f.pid} ]; then echo "rollback timer armed: pid $(cat ${f.pid}), fires in "${rollbackAfter}" s"; exit 0; fi; sleep 0.1; i=$((i + 1)); done; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
+        cmd: sh`rm -f ${f.pid} ${`${f.pid}.fired`} ${f.rolledBack} && { setsid /bin/sh ${f.timer} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt ${50 + QUICK_POLLS - 1} ]; do if [ -s ${f.pid} ]; then echo "rollback timer armed: pid $(cat ${f.pid}), fires in "${rollbackAfter}" s"; exit 0; fi; ${pollSleep}; i=$((i + 1)); done; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
         describe: `arm the rollback timer (${rollbackAfter} s)`,
       },
       {
         kind: 'run',
-        cmd: sh`rm -f ${f.applied} ${f.applyFailed} && { setsid /bin/sh ${f.apply} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt ${waitSteps} ]; do if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; sleep 0.1; i=$((i + 1)); done; echo ${`ip_move: the move did not finish within ${waitSteps / 10} s; the rollback timer restores ${p.from}`} >&2; exit 1`,
+        cmd: sh`rm -f ${f.applied} ${f.applyFailed} && { setsid /bin/sh ${f.apply} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt ${waitSteps + QUICK_POLLS - 1} ]; do if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; ${pollSleep}; i=$((i + 1)); done; echo ${`ip_move: the move did not finish within ${waitSteps / 10} s; the rollback timer restores ${p.from}`} >&2; exit 1`,
         describe: `move the addresses and routes of ${p.from} to ${p.to} (detached)`,
       },
       { kind: 'confirm', cmd: confirmCommand(plan, p.state_dir, confirm), describe: `confirm the move of ${p.from} to ${p.to} over a new connection`, timeoutMs: p.confirm_timeout * 1000 },

@@ -10,7 +10,16 @@
 
 /** A piece of shell that is already safe (built by `sh`, or a literal operator). */
 export class ShellCommand {
-  constructor(readonly text: string) {}
+  /**
+   * @param plain true when the text is known to be words only: literal text of
+   * [A-Za-z0-9_@%+=:,./ -] and quoted values, no operators, redirections, expansions or
+   * newlines. Such text cannot be a syntax error unless its first word is a reserved word
+   * (see `isSimpleCommand`), which lets the remote shell run it without `eval`.
+   */
+  constructor(
+    readonly text: string,
+    readonly plain = false,
+  ) {}
   toString(): string {
     return this.text;
   }
@@ -22,6 +31,26 @@ export function raw(text: string): ShellCommand {
 }
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/** Literal text of a `sh` template that keeps a command plain: words and spaces only. */
+const PLAIN_LITERAL = /^[A-Za-z0-9_@%+=:,./ -]*$/;
+/** Words that are syntax, not a command, at the start of a command. */
+const RESERVED = new Set(['!', '{', '}', 'case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'if', 'in', 'then', 'until', 'while']);
+
+/**
+ * True when `cmd` is one simple command whose text cannot be a syntax error: plain words
+ * (see ShellCommand), not empty, not starting with a reserved word.
+ */
+export function isSimpleCommand(cmd: ShellCommand): boolean {
+  if (!cmd.plain) return false;
+  const first = /^ *([^ ]+)/.exec(cmd.text)?.[1];
+  return first !== undefined && !RESERVED.has(first);
+}
+
+function plainValue(v: ShellValue): boolean {
+  if (v instanceof ShellCommand) return v.plain;
+  if (Array.isArray(v)) return v.every((x) => plainValue(x as ShellValue));
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
 
 /** Quotes one word for POSIX sh. Never returns an empty string. */
 export function quote(value: string | number | boolean): string {
@@ -47,12 +76,13 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
   values.forEach((v, i) => {
     out += render(v) + (strings[i + 1] ?? '');
   });
-  return new ShellCommand(out);
+  const plain = strings.every((s) => PLAIN_LITERAL.test(s)) && values.every(plainValue);
+  return new ShellCommand(out, plain);
 }
 
 /** Builds a command from argv words, each quoted. */
 export function argv(words: readonly (string | number)[]): ShellCommand {
-  return new ShellCommand(words.map((w) => quote(w)).join(' '));
+  return new ShellCommand(words.map((w) => quote(w)).join(' '), true);
 }
 
 /** Joins commands with a shell operator. */

@@ -171,6 +171,26 @@ describe('commands on the persistent shell', () => {
     expect(c.stats().channelsOpened).toBe(1);
   });
 
+  it('runs a simple command as the subshell itself (exec, no second fork); anything else through eval', async () => {
+    // $$ in a subshell is the persistent shell's pid.
+    const shellPid = (await c.run(raw('echo $$'))).stdout.trim();
+    expect(shellPid).toMatch(/^\d+$/);
+    // A simple command replaces its subshell: its parent is the persistent shell.
+    const simple = await c.run(sh`sh -c ${'echo $PPID'}`);
+    expect(simple.stdout.trim()).toBe(shellPid);
+    // The same text through raw() is not known to be simple: eval in the subshell forks it.
+    const viaEval = await c.run(raw(`sh -c 'echo $PPID'`));
+    expect(viaEval.stdout.trim()).not.toBe(shellPid);
+    // cwd and env come first; the command is still exec'd.
+    const withCwd = await c.run(sh`sh -c ${'echo "$PPID $PWD $UL_X"'}`, { cwd: '/tmp', env: { UL_X: "a'b" } });
+    expect(withCwd.stdout).toBe(`${shellPid} /tmp a'b\n`);
+    // A simple command that is a builtin, or not found, or exits non-zero: as before.
+    expect(await c.run(sh`test -d ${'/'}`)).toMatchObject({ exitCode: 0 });
+    expect(await c.run(sh`ul-no-such-program ${'x'}`)).toMatchObject({ exitCode: 127 });
+    expect(await c.run(sh`sh -c ${'exit 7'}`)).toMatchObject({ exitCode: 7 });
+    expect((await c.run(sh`echo ${'still here'}`)).stdout).toBe('still here\n');
+  });
+
   it('passes hostile values through the sh tag unchanged', async () => {
     const hostile = ["it's", '$(touch /tmp/pwned)', '`id`', '"; exit 9; "', 'a\nb', '\\', '%s%n', '*', '-n', ''];
     for (const h of hostile) {
