@@ -9,10 +9,14 @@ import {
   isNoRow,
   mapGet,
   ovsFindCommand,
+  ovsFindsCommand,
   ovsInterfaceCheckCommand,
   ovsListCommand,
   parseOvsTable,
+  parseOvsTables,
+  setAtoms,
   valueText,
+  type OvsFind,
 } from './ovs.js';
 
 const T = { db: CAPTURE_OVS_DB, timeout: 30 };
@@ -32,11 +36,11 @@ describe('ovs-vsctl --format=json', () => {
   });
 
   it('tells a working datapath port from a bridge row with nothing behind it and from a port with an error', () => {
-    const row = (name: string) => parseOvsTable(captured(ovsFindCommand(T, 'Interface', ['name', 'ofport', 'error'], [`name=${name}`]).text))[0];
+    const row = (name: string) => bridgeTables(name)[1][0];
     expect(interfaceHealth(row('br-int'))).toEqual({ ok: true, ofport: 65534 });
     expect(row('brbad')).toEqual({ name: 'brbad', ofport: [], error: [] });
     expect(interfaceHealth(row('brbad'))).toEqual({ ok: false });
-    const ghost = parseOvsTable(captured(ovsFindCommand(T, 'Interface', ['name', 'ofport', 'error', 'type'], ['name=ghost0']).text))[0];
+    const [, [ghost]] = portTables('ghost0');
     expect(interfaceHealth(ghost)).toEqual({ ok: false, ofport: -1, error: 'could not open network device ghost0 (No such device)' });
     expect(row('br-new')).toBeUndefined();
   });
@@ -55,11 +59,85 @@ describe('ovs-vsctl --format=json', () => {
   });
 
   it('reads sets, empty optional columns and atoms', () => {
-    const [b] = parseOvsTable(captured(ovsFindCommand(T, 'Bridge', ['name', 'datapath_type', 'fail_mode', 'external_ids'], ['name=brbad']).text));
+    const [[b]] = bridgeTables('brbad');
     expect(b).toEqual({ name: 'brbad', datapath_type: '', fail_mode: [], external_ids: { pairs: [] } });
-    const [i] = parseOvsTable(captured(ovsFindCommand(T, 'Bridge', ['name', 'datapath_type', 'fail_mode', 'external_ids'], ['name=br-int']).text));
+    const [[i]] = bridgeTables('br-int');
     expect(valueText(i!['fail_mode']!)).toBe('secure');
     expect(valueText(i!['datapath_type']!)).toBe('netdev');
+  });
+});
+
+/** The finds ovs_bridge and ovs_port observe with (as captured in the fixtures). */
+const bridgeFinds = (name: string): OvsFind[] => [
+  { table: 'Bridge', columns: ['name', 'datapath_type', 'fail_mode', 'external_ids'], conditions: [`name=${name}`] },
+  { table: 'Interface', columns: ['name', 'ofport', 'error'], conditions: [`name=${name}`] },
+];
+const portFinds = (name: string): OvsFind[] => [
+  { table: 'Port', columns: ['_uuid', 'name', 'tag'], conditions: [`name=${name}`] },
+  { table: 'Interface', columns: ['name', 'ofport', 'error', 'type'], conditions: [`name=${name}`] },
+  { table: 'Bridge', columns: ['name', 'ports'] },
+];
+const bridgeTables = (name: string) => parseOvsTables(captured(ovsFindsCommand(T, bridgeFinds(name)).text), 2);
+const portTables = (name: string) => parseOvsTables(captured(ovsFindsCommand(T, portFinds(name)).text), 3);
+
+describe('several finds in one ovs-vsctl process', () => {
+  it('builds one invocation with a --columns and a find per table, --db and --timeout once', () => {
+    expect(ovsFindsCommand(T, portFinds('br-int-veth')).text).toBe(
+      `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30 --format=json -- --columns=_uuid,name,tag find Port name=br-int-veth -- --columns=name,ofport,error,type find Interface name=br-int-veth -- --columns=name,ports find Bridge`,
+    );
+    expect(ovsFindsCommand({}, [{ table: 'Port', columns: ['name'], conditions: ['name="a b"'] }]).text).toBe(`ovs-vsctl --format=json -- --columns=name find Port 'name="a b"'`);
+    expect(() => ovsFindsCommand(T, [])).toThrow(/at least one find/);
+  });
+
+  it('splits the output into one table per find, in order', () => {
+    const [ports, ifaces, bridges] = portTables('br-int-veth');
+    expect(ports).toHaveLength(1);
+    expect(ports![0]!['name']).toBe('br-int-veth');
+    expect(ports![0]!['_uuid']).toEqual({ uuid: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(ports![0]!['tag']).toEqual([]);
+    expect(ifaces).toEqual([{ name: 'br-int-veth', ofport: 1, error: [], type: '' }]);
+    expect(bridges!.map((b) => b['name']).sort()).toEqual(['br-int', 'brbad']);
+  });
+
+  it('reads a bridge with one port (a single uuid atom) and one with several (a set)', () => {
+    const [, , bridges] = portTables('br-int-veth');
+    const ports = (name: string) => setAtoms(bridges!.find((b) => b['name'] === name)?.['ports']).map((a) => valueText(a));
+    const [[brbadPort]] = portTables('brbad');
+    const [[vethPort]] = portTables('br-int-veth');
+    const [[ghostPort]] = portTables('ghost0');
+    // brbad holds only its own port: OVSDB prints the one-element set as the bare atom.
+    expect(bridges!.find((b) => b['name'] === 'brbad')?.['ports']).toEqual(brbadPort!['_uuid']);
+    expect(ports('brbad')).toEqual([valueText(brbadPort!['_uuid']!)]);
+    expect(ports('br-int')).toHaveLength(3);
+    expect(ports('br-int')).toContain(valueText(vethPort!['_uuid']!));
+    expect(ports('br-int')).toContain(valueText(ghostPort!['_uuid']!));
+    expect(ports('br-int')).not.toContain(valueText(brbadPort!['_uuid']!));
+  });
+
+  it('gives empty tables for finds that match nothing', () => {
+    const [ports, ifaces, bridges] = portTables('newport');
+    expect(ports).toEqual([]);
+    expect(ifaces).toEqual([]);
+    expect(bridges).toHaveLength(2);
+    expect(bridgeTables('br-new')).toEqual([[], []]);
+  });
+
+  it('fails on a non-zero exit, a wrong count of tables or a line that is not JSON', () => {
+    const r = captured(ovsFindsCommand(T, portFinds('br-int-veth')).text);
+    expect(() => parseOvsTables(r, 2)).toThrow(/expected 2 tables, one a line, got 3/);
+    expect(() => parseOvsTables({ ...r, stdout: '' }, 3)).toThrow(/expected 3 tables, one a line, got 0/);
+    expect(() => parseOvsTables({ ...r, stdout: r.stdout.replace(/\n$/, '\nnot json\n') }, 4)).toThrow(/output is not JSON: not json/);
+    const failed = captured(ovsListCommand(T, 'bridge', 'nothere', ['fail_mode']).text);
+    expect(() => parseOvsTables(failed, 1)).toThrow(/exit code 1: ovs-vsctl: no row "nothere" in table Bridge/);
+  });
+
+  it('reads a set column as its atoms whether printed as a set or as its single atom', () => {
+    expect(setAtoms([{ uuid: 'a' }, { uuid: 'b' }])).toEqual([{ uuid: 'a' }, { uuid: 'b' }]);
+    expect(setAtoms({ uuid: 'a' })).toEqual([{ uuid: 'a' }]);
+    expect(setAtoms('x')).toEqual(['x']);
+    expect(setAtoms([])).toEqual([]);
+    expect(setAtoms(undefined)).toEqual([]);
+    expect(setAtoms({ pairs: [['k', 'v']] })).toEqual([]);
   });
 });
 

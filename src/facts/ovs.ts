@@ -1,6 +1,7 @@
 /**
  * Open vSwitch database rows: `ovs-vsctl --format=json --columns=... find|list TABLE ...`,
- * one command and one pure parser; plus the encoding of values for `ovs-vsctl set`.
+ * one command and one pure parser; several finds in one ovs-vsctl process
+ * (ovsFindsCommand + parseOvsTables); plus the encoding of values for `ovs-vsctl set`.
  *
  * OVSDB's JSON: an atom is a JSON string/number/boolean or `["uuid", "..."]`; a set of
  * other than one element is `["set", [atoms]]`; a map is `["map", [[key, value], ...]]`.
@@ -48,6 +49,26 @@ export function ovsFindCommand(t: OvsTarget, table: string, columns: readonly st
   return ovsVsctl(t, sh`--format=json ${`--columns=${columns.join(',')}`} find ${table} ${[...conditions]}`);
 }
 
+/** One `find` of ovsFindsCommand: `--columns=C find TABLE COND...` (every row when no condition). */
+export interface OvsFind {
+  table: string;
+  columns: readonly string[];
+  conditions?: readonly string[];
+}
+
+/**
+ * Several finds in ONE ovs-vsctl process (one read-only transaction):
+ * `ovs-vsctl --format=json -- --columns=C find T COND... -- --columns=C find T ...`; it prints
+ * one JSON table per find, one a line, in order (parseOvsTables). Only finds: a find that
+ * matches nothing is an empty table, whereas a failing command (a `list` or `get` of a
+ * missing record, `port-to-br` of a missing port) fails the whole invocation.
+ */
+export function ovsFindsCommand(t: OvsTarget, finds: readonly OvsFind[]): ShellCommand {
+  if (finds.length === 0) throw new TypeError('ovsFindsCommand needs at least one find');
+  const words = finds.flatMap((f) => ['--', `--columns=${f.columns.join(',')}`, 'find', f.table, ...(f.conditions ?? [])]);
+  return ovsVsctl(t, sh`--format=json ${words}`);
+}
+
 /** `ovs-vsctl --format=json --columns=C list TABLE RECORD` (exit 1 when there is no such record). */
 export function ovsListCommand(t: OvsTarget, table: string, record: string, columns: readonly string[]): ShellCommand {
   return ovsVsctl(t, sh`--format=json ${`--columns=${columns.join(',')}`} list ${table} ${record}`);
@@ -72,9 +93,8 @@ function valueOf(v: unknown, r: ExecResult): OvsValue {
   return atomOf(v, r);
 }
 
-/** Parses `ovs-vsctl --format=json ... find|list`: one object per row, keyed by column. */
-export function parseOvsTable(r: ExecResult): OvsRow[] {
-  const data = parseJsonOutput(r, 'ovs-vsctl --format=json');
+/** The rows of one `{"headings": [...], "data": [[...], ...]}` table, keyed by column. */
+function tableRows(data: unknown, r: ExecResult): OvsRow[] {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CommandError('ovs-vsctl --format=json: expected an object with headings and data', r);
   const d = data as { headings?: unknown; data?: unknown };
   if (!Array.isArray(d.headings) || !Array.isArray(d.data)) throw new CommandError('ovs-vsctl --format=json: expected headings and data', r);
@@ -89,6 +109,32 @@ export function parseOvsTable(r: ExecResult): OvsRow[] {
   });
 }
 
+/** Parses `ovs-vsctl --format=json ... find|list`: one object per row, keyed by column. */
+export function parseOvsTable(r: ExecResult): OvsRow[] {
+  return tableRows(parseJsonOutput(r, 'ovs-vsctl --format=json'), r);
+}
+
+/**
+ * Parses the output of ovsFindsCommand with `count` finds: one table (rows as parseOvsTable
+ * gives them) per find, in order. A non-zero exit, a line that is not JSON or a count of
+ * tables other than `count` is a CommandError.
+ */
+export function parseOvsTables(r: ExecResult, count: number): OvsRow[][] {
+  const what = 'ovs-vsctl --format=json';
+  if (r.exitCode !== 0) throw new CommandError(`${what}: exit code ${r.exitCode}: ${r.stderr.trim() || r.stdout.trim()}`, r);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== count) throw new CommandError(`${what}: expected ${count} tables, one a line, got ${lines.length}`, r);
+  return lines.map((line) => {
+    let data: unknown;
+    try {
+      data = JSON.parse(line) as unknown;
+    } catch (e) {
+      throw new CommandError(`${what}: output is not JSON: ${line.slice(0, 200)}`, r, { cause: e });
+    }
+    return tableRows(data, r);
+  });
+}
+
 /** True when `list` failed because the record does not exist. */
 export function isNoRow(r: ExecResult): boolean {
   return r.exitCode !== 0 && /no row .* in table|no (port|bridge|interface) named/i.test(r.stderr);
@@ -97,6 +143,14 @@ export function isNoRow(r: ExecResult): boolean {
 /** An atom as text: strings as they are, numbers and booleans printed, uuids bare. */
 export function atomText(a: OvsAtom): string {
   return typeof a === 'object' ? a.uuid : String(a);
+}
+
+/** The atoms of a set column, whether OVSDB printed it as a set or as its single atom ([] for a map or nothing). */
+export function setAtoms(v: OvsValue | undefined): OvsAtom[] {
+  if (v === undefined) return [];
+  if (Array.isArray(v)) return v;
+  if (typeof v === 'object' && 'pairs' in v) return [];
+  return [v];
 }
 
 /** The entries of a map value ([] for anything else). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionTexts, CAPTURE_OVS_DB, decideWith } from '../../test/support/net-fixtures.js';
+import { actionTexts, CAPTURE_OVS_DB, decideWith, observeWith } from '../../test/support/net-fixtures.js';
 import { ovs_bridge } from './ovs_bridge.js';
 
 const VS = `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30`;
@@ -36,6 +36,17 @@ describe('ovs_bridge (decisions on real ovs-vsctl --format=json output)', () => 
     const d = await decideWith(ovs_bridge, 'ovs', { name: 'br-int', datapath_type: 'netdev', fail_mode: 'standalone', external_ids: { owner: 'under lay', n: 1 }, ...db });
     expect(actionTexts(d)).toEqual([`${VS} set bridge br-int fail_mode=standalone 'external_ids:owner="under lay"' external_ids:n=1`, check('br-int')]);
     expect(await decideWith(ovs_bridge, 'ovs', { name: 'br-int', fail_mode: 'secure', ...db })).toMatchObject({ changed: false });
+  });
+
+  it('observes with one ovs-vsctl process: the Bridge row and its own Interface', async () => {
+    const { observed: o, ran } = await observeWith(ovs_bridge, 'ovs', { name: 'br-int', ...db });
+    expect(ran).toEqual([
+      `${VS} --format=json -- --columns=name,datapath_type,fail_mode,external_ids find Bridge name=br-int -- --columns=name,ofport,error find Interface name=br-int`,
+    ]);
+    expect(o).toEqual({
+      bridge: { name: 'br-int', datapath_type: 'netdev', fail_mode: 'secure', external_ids: { pairs: [] } },
+      iface: { name: 'br-int', ofport: 65534, error: [] },
+    });
   });
 
   it('deletes a bridge', async () => {

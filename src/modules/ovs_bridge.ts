@@ -12,12 +12,13 @@ import {
   isEmptyValue,
   mapEntries,
   mapGet,
-  ovsFindCommand,
+  ovsFindsCommand,
   ovsInterfaceCheckCommand,
   ovsTargetParams,
   ovsVsctl,
-  parseOvsTable,
+  parseOvsTables,
   valueText,
+  type OvsFind,
   type OvsRow,
   type OvsTarget,
 } from '../facts/ovs.js';
@@ -91,16 +92,16 @@ export const ovs_bridge: ModuleDef<OvsBridgeParams, OvsBridgeObserved> = {
     },
   },
   async observe(ctx, p) {
-    const t = ovsTarget(p);
     const cond = [`name=${encodeOvsAtom(p.name)}`];
-    const [b, i] = await ctx.runBatch([
-      ovsFindCommand(t, 'Bridge', ['name', 'datapath_type', 'fail_mode', 'external_ids'], cond),
-      ovsFindCommand(t, 'Interface', ['name', 'ofport', 'error'], cond),
-    ]);
+    const finds: OvsFind[] = [
+      { table: 'Bridge', columns: ['name', 'datapath_type', 'fail_mode', 'external_ids'], conditions: cond },
+      { table: 'Interface', columns: ['name', 'ofport', 'error'], conditions: cond },
+    ];
+    const [bridges, ifaces] = parseOvsTables(await ctx.run(ovsFindsCommand(ovsTarget(p), finds)), finds.length) as [OvsRow[], OvsRow[]];
     const out: OvsBridgeObserved = {};
-    const bridge = parseOvsTable(b!)[0];
+    const bridge = bridges[0];
     if (bridge) out.bridge = bridge;
-    const iface = parseOvsTable(i!)[0];
+    const iface = ifaces[0];
     if (iface) out.iface = iface;
     return out;
   },

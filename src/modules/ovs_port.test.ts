@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionTexts, CAPTURE_OVS_DB, decideWith } from '../../test/support/net-fixtures.js';
+import { actionTexts, CAPTURE_OVS_DB, decideWith, observeWith } from '../../test/support/net-fixtures.js';
 import { ovs_port } from './ovs_port.js';
 
 const VS = `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30`;
@@ -32,7 +32,30 @@ describe('ovs_port (decisions on real ovs-vsctl output)', () => {
   });
 
   it('moves a port from another bridge', async () => {
-    expect(actionTexts(await decideWith(ovs_port, 'ovs', { bridge: 'brbad', port: 'br-int-veth', ...db }))[0]).toBe(`${VS} -- del-port br-int br-int-veth -- add-port brbad br-int-veth`);
+    const d = await decideWith(ovs_port, 'ovs', { bridge: 'brbad', port: 'br-int-veth', ...db });
+    expect(actionTexts(d)[0]).toBe(`${VS} -- del-port br-int br-int-veth -- add-port brbad br-int-veth`);
+    expect(d.msg).toBe('move port br-int-veth from br-int to brbad');
+    expect(d.diff?.[0]?.before).toBe('port br-int-veth on br-int\ntype (system)\ntag -\ndatapath port ofport 1\n');
+  });
+
+  it('finds the bridge of a port also when that bridge has only one port (ports printed as a single uuid)', async () => {
+    const d = await decideWith(ovs_port, 'ovs', { bridge: 'br-int', port: 'brbad', ...db });
+    expect(actionTexts(d)[0]).toBe(`${VS} -- del-port brbad brbad -- add-port br-int brbad`);
+    expect(d.msg).toBe('move port brbad from brbad to br-int');
+  });
+
+  it('fails when the wanted bridge does not exist, except in check mode', async () => {
+    const args = { bridge: 'br-none', port: 'newport', ...db };
+    expect((await decideWith(ovs_port, 'ovs', args)).failed).toBe('OVS bridge br-none does not exist');
+    expect(await decideWith(ovs_port, 'ovs', args, { check: true })).toMatchObject({ changed: true, msg: 'add port newport to br-none' });
+  });
+
+  it('observes with one ovs-vsctl process: the Port, its Interface and every Bridge', async () => {
+    const { observed: o, ran } = await observeWith(ovs_port, 'ovs', { bridge: 'br-int', port: 'br-int-veth', ...db });
+    expect(ran).toEqual([
+      `${VS} --format=json -- --columns=_uuid,name,tag find Port name=br-int-veth -- --columns=name,ofport,error,type find Interface name=br-int-veth -- --columns=name,ports find Bridge`,
+    ]);
+    expect(o).toMatchObject({ onBridge: 'br-int', bridgeExists: true, iface: { name: 'br-int-veth', ofport: 1 } });
   });
 
   it('removes a port only from its bridge', async () => {

@@ -1,20 +1,24 @@
 /**
- * ovs_port: a port of an Open vSwitch bridge. Checked with `ovs-vsctl port-to-br PORT` and
- * the interface row: a port whose interface has no datapath port (ofport < 0, or an
- * error such as "could not open network device") is re-added, and every change is
- * followed by a check that the datapath port exists, so a port that cannot work fails
- * the task with OVS's own error instead of passing silently.
+ * ovs_port: a port of an Open vSwitch bridge. Observed with one ovs-vsctl process: the Port
+ * row, the Interface row and every Bridge's name and ports; the bridge the port is on is
+ * the one whose ports hold the Port row. A port whose interface has no datapath port
+ * (ofport < 0, or an error such as "could not open network device") is re-added, and every
+ * change is followed by a check that the datapath port exists, so a port that cannot work
+ * fails the task with OVS's own error instead of passing silently.
  */
 import {
+  atomText,
   encodeOvsAtom,
   interfaceHealth,
   isEmptyValue,
-  ovsFindCommand,
+  ovsFindsCommand,
   ovsInterfaceCheckCommand,
   ovsTargetParams,
   ovsVsctl,
-  parseOvsTable,
+  parseOvsTables,
+  setAtoms,
   valueText,
+  type OvsFind,
   type OvsRow,
 } from '../facts/ovs.js';
 import { sh, type ShellCommand } from '../transport/quote.js';
@@ -32,7 +36,7 @@ export interface OvsPortParams extends Record<string, unknown> {
 }
 
 export interface OvsPortObserved {
-  /** The bridge the port is on (port-to-br), if any. */
+  /** The bridge the port is on (the Bridge row whose ports hold the Port row), if any. */
   onBridge?: string;
   bridgeExists: boolean;
   port?: OvsRow;
@@ -61,19 +65,23 @@ export const ovs_port: ModuleDef<OvsPortParams, OvsPortObserved> = {
     },
   },
   async observe(ctx, p) {
-    const t = ovsTarget(p);
+    // Not `port-to-br`: it fails the whole invocation when the port does not exist.
     const cond = [`name=${encodeOvsAtom(p.port)}`];
-    const [toBr, port, iface, br] = await ctx.runBatch([
-      ovsVsctl(t, sh`port-to-br ${p.port}`),
-      ovsFindCommand(t, 'Port', ['name', 'tag'], cond),
-      ovsFindCommand(t, 'Interface', ['name', 'ofport', 'error', 'type'], cond),
-      ovsFindCommand(t, 'Bridge', ['name'], [`name=${encodeOvsAtom(p.bridge)}`]),
-    ]);
-    const out: OvsPortObserved = { bridgeExists: parseOvsTable(br!).length > 0 };
-    if (toBr!.exitCode === 0 && toBr!.stdout.trim() !== '') out.onBridge = toBr!.stdout.trim();
-    const portRow = parseOvsTable(port!)[0];
-    if (portRow) out.port = portRow;
-    const ifaceRow = parseOvsTable(iface!)[0];
+    const finds: OvsFind[] = [
+      { table: 'Port', columns: ['_uuid', 'name', 'tag'], conditions: cond },
+      { table: 'Interface', columns: ['name', 'ofport', 'error', 'type'], conditions: cond },
+      { table: 'Bridge', columns: ['name', 'ports'] },
+    ];
+    const [ports, ifaces, bridges] = parseOvsTables(await ctx.run(ovsFindsCommand(ovsTarget(p), finds)), finds.length) as [OvsRow[], OvsRow[], OvsRow[]];
+    const out: OvsPortObserved = { bridgeExists: bridges.some((b) => valueText(b['name'] ?? '') === p.bridge) };
+    const portRow = ports[0];
+    if (portRow) {
+      out.port = portRow;
+      const uuid = portRow['_uuid'] !== undefined ? valueText(portRow['_uuid']) : undefined;
+      const on = bridges.find((b) => setAtoms(b['ports']).some((a) => atomText(a) === uuid));
+      if (on) out.onBridge = valueText(on['name'] ?? '');
+    }
+    const ifaceRow = ifaces[0];
     if (ifaceRow) out.iface = ifaceRow;
     return out;
   },

@@ -216,6 +216,7 @@ export const SCENARIOS: Scenario[] = [
       [ovs_port, { bridge: 'br-int', port: 'ghost0', ...OVS }],
       [ovs_port, { bridge: 'br-int', port: 'newport', ...OVS }],
       [ovs_port, { bridge: 'brbad', port: 'br-int-veth', ...OVS }],
+      [ovs_port, { bridge: 'br-int', port: 'brbad', ...OVS }],
       [ovs_set, { table: 'open_vswitch', record: '.', column: 'external_ids', key: 'neutron-config', value: '/root/openrc', ...OVS }],
       [ovs_set, { table: 'bridge', record: 'br-int', column: 'fail_mode', value: 'secure', ...OVS }],
       [ovs_set, { table: 'bridge', record: 'nothere', column: 'fail_mode', value: 'secure', ...OVS }],
@@ -249,6 +250,24 @@ export async function decideWith<P extends Record<string, unknown>>(
   const ctx = fixtureContext(s.host, opts.check ?? false);
   const observed = def.observe ? await def.observe(ctx, params) : undefined;
   return def.decide(params, observed, { checkMode: opts.check ?? false, vars: {} });
+}
+
+/** Observes with captured output of `scenario`; also gives the text of every command observe() ran. */
+export async function observeWith<P extends Record<string, unknown>, O>(def: ModuleDef<P, O>, scenario: string, args: Record<string, unknown>): Promise<{ observed: O; ran: string[] }> {
+  const s = loadFixtures().scenarios[scenario];
+  if (!s) throw new Error(`no fixture scenario ${scenario}`);
+  if (!def.observe) throw new Error(`${def.name} does not observe`);
+  const ctx = fixtureContext(s.host, false);
+  const ran: string[] = [];
+  const observed = await def.observe(
+    {
+      ...ctx,
+      run: (cmd, opts) => (ran.push(cmd.text), ctx.run(cmd, opts)),
+      runBatch: (cmds) => (ran.push(...cmds.map((c) => c.text)), ctx.runBatch(cmds)),
+    },
+    paramsOf(def, args),
+  );
+  return { observed, ran };
 }
 
 /** The shell text of a decision's actions (`upload` as `upload PATH MODE`). */
