@@ -62,6 +62,11 @@ const LAB = 'bench';
 const SUBNET = '10.213.103.0/24';
 const NODE = process.execPath;
 const UNDERLAY = join(ROOT, 'bin', 'underlay.js');
+/**
+ * The V8 flags bin/underlay.js asks for in its `#!/usr/bin/env -S node FLAGS` line: an
+ * installed `underlay` runs with them, so the bench runs it with them too (with this node).
+ */
+const NODE_FLAGS = (/^#!\/usr\/bin\/env -S node((?: --[a-z0-9-]+=?[^ ]*)*)\s*$/m.exec(readFileSync(UNDERLAY, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(' ').filter(Boolean);
 const PLAYBOOK = join(ROOT, 'playbooks', 'worker.yml');
 const PEER_PLAYBOOK = join(ROOT, 'bench', 'peers', 'ansible', 'worker.yml');
 const PEER_CFG = join(ROOT, 'bench', 'peers', 'ansible', 'ansible.cfg');
@@ -319,7 +324,7 @@ function floorDriver(lab) {
 }
 
 function underlayArgv(lab, extra = []) {
-  return [NODE, UNDERLAY, 'run', PLAYBOOK, '-i', lab.inventory, '-i', lab.benchVars, '--json', '--forks', String(Math.max(50, lab.workers.length)), ...extra];
+  return [NODE, ...NODE_FLAGS, UNDERLAY, 'run', PLAYBOOK, '-i', lab.inventory, '-i', lab.benchVars, '--json', '--forks', String(Math.max(50, lab.workers.length)), ...extra];
 }
 
 /** Changed / failed counts from underlay's JSON events. */
@@ -505,7 +510,7 @@ async function profileRun(lab, phase) {
   const out = join(work, `profile-${phase}.json`);
   const cpuDir = join(work, `cpuprof-${phase}`);
   rmSync(cpuDir, { recursive: true, force: true });
-  const argv = [NODE, `--cpu-prof`, `--cpu-prof-dir=${cpuDir}`, join(ROOT, 'bench', 'profile.js'), ...underlayArgv(lab).slice(2)];
+  const argv = [NODE, ...NODE_FLAGS, `--cpu-prof`, `--cpu-prof-dir=${cpuDir}`, join(ROOT, 'bench', 'profile.js'), ...underlayArgv(lab).slice(2 + NODE_FLAGS.length)];
   const quiet = await settle();
   const m = await measure(argv, { cwd: ROOT, env: { UL_BENCH_PROFILE_OUT: out }, timeoutMs: 600_000, labPrefix: `ul-${LAB}-worker` });
   const parsed = parseUnderlay(m.stdout);

@@ -199,4 +199,23 @@ describe('files', () => {
   it('a missing file is empty', () => {
     expect(KnownHosts.load(['/nonexistent/known_hosts']).entries).toEqual([]);
   });
+
+  it('connections share one parse of an unchanged file; a changed or removed file is read again', () => {
+    dir = mkdtempSync(join(tmpdir(), 'kh-'));
+    const file = join(dir, 'known_hosts');
+    writeFileSync(file, `a ${ED} ${K1}\n`);
+    const first = KnownHosts.load([file]);
+    const second = KnownHosts.load([file]);
+    expect(second.entries[0]).toBe(first.entries[0]);
+    // Appended (as acceptNewHostKeys does): the new key is seen at once.
+    appendKnownHost(file, 'b', 22, ED, b(K2));
+    expect(KnownHosts.load([file]).verify('b', 22, ED, b(K2))).toBe('ok');
+    // Rewritten with the same size: still read again (the modification time changed).
+    writeFileSync(file, `a ${ED} ${K2}\nb ${ED} ${K1}\n`);
+    const swapped = KnownHosts.load([file]);
+    expect(swapped.verify('a', 22, ED, b(K2))).toBe('ok');
+    expect(swapped.verify('a', 22, ED, b(K1))).toBe('changed');
+    rmSync(file);
+    expect(KnownHosts.load([file]).entries).toEqual([]);
+  });
 });

@@ -184,19 +184,40 @@ function matchesName(hosts: HostMatcher, names: readonly string[]): boolean {
   return names.some((n) => matchPatternList(n, hosts.patterns));
 }
 
+const parsedFiles = new Map<string, { version: string; parsed: ReturnType<typeof parseKnownHosts> }>();
+
+/** One known_hosts file, parsed (from the cache while unchanged); null when it does not exist. */
+function loadFile(f: string): ReturnType<typeof parseKnownHosts> | null {
+  const st = statSync(f, { throwIfNoEntry: false, bigint: true });
+  if (!st) {
+    parsedFiles.delete(f);
+    return null;
+  }
+  const version = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const hit = parsedFiles.get(f);
+  if (hit && hit.version === version) return hit.parsed;
+  const parsed = parseKnownHosts(readFileSync(f, 'utf8'), f);
+  parsedFiles.set(f, { version, parsed });
+  return parsed;
+}
+
 export class KnownHosts {
   constructor(
     readonly entries: readonly KnownHostEntry[],
     readonly warnings: readonly KnownHostsWarning[] = [],
   ) {}
 
-  /** Reads the files; a missing file is empty. */
+  /**
+   * Reads the files; a missing file is empty. A file is parsed again only when it changed
+   * (its inode, size or modification time), so the connections of a run share one parse
+   * of each file instead of holding one each.
+   */
   static load(files: readonly string[]): KnownHosts {
     const entries: KnownHostEntry[] = [];
     const warnings: KnownHostsWarning[] = [];
     for (const f of files) {
-      if (!existsSync(f)) continue;
-      const parsed = parseKnownHosts(readFileSync(f, 'utf8'), f);
+      const parsed = loadFile(f);
+      if (!parsed) continue;
       entries.push(...parsed.entries);
       warnings.push(...parsed.warnings);
     }
