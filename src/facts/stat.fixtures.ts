@@ -45,3 +45,27 @@ export const STAT_FIXTURES = {
 export const STAT_FIXTURE_UNREADABLE = 'L:regular file|600|root|root|0|0|2|1700000000|1\nH:ERROR\n';
 
 export type StatFixtureName = keyof typeof STAT_FIXTURES;
+
+/**
+ * What statsCommand prints, made of what statCommand prints for each path (a fixture, or
+ * any recorded output), the answers to `exists`, the uid and the stamp. stat.test.ts checks
+ * it against the real command on the fixture files.
+ */
+export function statsOutput(o: { stats?: readonly string[]; exists?: readonly boolean[]; uid?: number; stamp?: string }): string {
+  let out = '';
+  const lines: string[] = [];
+  (o.stats ?? []).forEach((s, i) => {
+    if (s === 'ABSENT\n') {
+      out += `\0S:${i}\nABSENT\n`;
+      return;
+    }
+    const nl = s.indexOf('\n');
+    lines.push(s.slice(0, nl + 1));
+    out += `\0S:${i}\n${s.slice(nl + 1)}`;
+  });
+  if (lines.length > 0) out += `\0L\n${lines.join('')}`;
+  (o.exists ?? []).forEach((e, i) => (out += `\0E:${i}\n${e ? 1 : 0}\n`));
+  if (o.uid !== undefined) out += `\0U\n${o.uid}\n`;
+  if (o.stamp !== undefined) out += `\0D\n${o.stamp}\n`;
+  return out;
+}

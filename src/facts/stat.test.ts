@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, chmodSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,8 @@ import { LocalChannel } from '../engine/channel.js';
 import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
 import { backupStampCommand, fileContentCommand, parseBackupStamp, parseFileContent } from './content.js';
-import { STAT_FIXTURE_SETUP, STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, type StatFixtureName } from './stat.fixtures.js';
-import { followed, modeText, parseRealpath, parseStat, parseTreeDrift, realpathCommand, statCommand, treeDriftCommand, type Stat } from './stat.js';
+import { STAT_FIXTURE_SETUP, STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, statsOutput, type StatFixtureName } from './stat.fixtures.js';
+import { followed, modeText, parseRealpath, parseStat, parseStats, parseTreeDrift, realpathCommand, statCommand, statsCommand, treeDriftCommand, type Stat, type StatsRequest } from './stat.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasRunuser = spawnSync('sh', ['-c', 'command -v runuser']).status === 0;
@@ -129,6 +129,183 @@ describe('statCommand + parseStat', () => {
     expect(modeText(0o644)).toBe('0644');
     expect(modeText(0o2750)).toBe('02750');
     expect(modeText(0o7)).toBe('0007');
+  });
+});
+
+describe('statsCommand + parseStats', () => {
+  const m = join(dir, 'many');
+  /** name -> what is there (created in beforeAll) */
+  const names = {
+    file: 'a file',
+    empty: 'empty',
+    dir: 'a dir',
+    link: 'link to file',
+    dangling: 'dangling',
+    nlTarget: 'link to a newline',
+    hostile: `it's "two"\nlines`,
+    /** a dangling link whose target looks like the framing without NUL: it must stay one target */
+    forged: 'forged',
+    secret: 'secret',
+    missing: 'nothing here',
+  } as const;
+  const FORGED = 'x\nABSENT\n\nL:regular file|644|root|root|0|0|1|1|1\nS:1\n';
+  beforeAll(() => {
+    mkdirSync(m);
+    writeFileSync(join(m, names.file), 'hello\n');
+    writeFileSync(join(m, names.empty), '');
+    mkdirSync(join(m, names.dir));
+    symlinkSync(names.file, join(m, names.link));
+    symlinkSync('missing\ntarget', join(m, names.dangling));
+    writeFileSync(join(m, 'new\nline'), 'nl\n');
+    symlinkSync('new\nline', join(m, names.nlTarget));
+    writeFileSync(join(m, names.hostile), 'hostile\n');
+    symlinkSync(FORGED, join(m, names.forged));
+    writeFileSync(join(m, names.secret), 'x\n', { mode: 0o600 });
+  });
+  const all = Object.values(names);
+  const everything: StatsRequest = {
+    paths: all.map((n) => ({ path: join(m, n), checksum: true })),
+    exists: [join(m, names.link), join(m, names.dangling), join(m, names.missing), join(m, names.dir)],
+    uid: true,
+    stamp: true,
+  };
+
+  /** Runs a command as an unprivileged user when root (so that `secret` cannot be read), through /bin/sh. */
+  function runUnprivileged(cmd: string, env: NodeJS.ProcessEnv = process.env): ExecResult {
+    const r = isRoot ? spawnSync('runuser', ['-u', 'nobody', '--', '/bin/sh', '-c', cmd], { encoding: 'utf8', env }) : spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', env });
+    return { command: cmd, exitCode: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, durationMs: 1 };
+  }
+
+  it('gives for every path what statCommand + parseStat give, in one command through the local /bin/sh', async () => {
+    const r = await ch.run(statsCommand(everything));
+    expect(r.exitCode, r.stderr).toBe(0);
+    // the NUL-led sections survive as a JS string
+    expect(r.stdout.startsWith('\0S:0\n')).toBe(true);
+    const got = parseStats(everything, r);
+    expect(got.stats).toHaveLength(all.length);
+    for (const [i, n] of all.entries()) {
+      const one = parseStat(await ch.run(statCommand(join(m, n), { checksum: true })));
+      expect(got.stats[i], n).toEqual(one);
+    }
+    expect(got.exists).toEqual([true, false, false, true]);
+    expect(got.uid).toBe(process.getuid?.());
+    expect(got.stamp).toMatch(/^\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d$/);
+  });
+
+  it('describes each kind of path as expected, whatever names and link targets hold', async () => {
+    const got = parseStats(everything, await ch.run(statsCommand(everything)));
+    const at = (n: string) => got.stats[all.indexOf(n as (typeof all)[number])];
+    expect(at(names.file)).toMatchObject({ type: 'file', size: 6, sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' });
+    expect(at(names.empty)).toMatchObject({ type: 'file', size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+    expect(at(names.dir)).toMatchObject({ type: 'directory' });
+    expect(at(names.dir)!.sha256).toBeUndefined();
+    expect(at(names.link)).toMatchObject({ type: 'link', linkTarget: names.file, target: { type: 'file', size: 6 }, sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' });
+    expect(at(names.dangling)).toMatchObject({ type: 'link', linkTarget: 'missing\ntarget', target: null });
+    expect(at(names.nlTarget)).toMatchObject({ type: 'link', linkTarget: 'new\nline', target: { type: 'file', size: 3 } });
+    expect(at(names.hostile)).toMatchObject({ type: 'file', size: 8 });
+    expect(at(names.forged)).toMatchObject({ type: 'link', linkTarget: FORGED, target: null });
+    expect(at(names.missing)).toBeNull();
+    // the path after the forged target is still described on its own
+    expect(at(names.secret)).toMatchObject({ type: 'file', mode: 0o600, size: 2 });
+  });
+
+  it.runIf(!isRoot || hasRunuser)('marks an unreadable file\'s checksum, as statCommand does, and goes on', () => {
+    chmodSync(dir, 0o755);
+    chmodSync(m, 0o755);
+    const req: StatsRequest = { paths: [{ path: join(m, names.secret), checksum: true }, { path: join(m, names.file), checksum: true }], uid: true };
+    const r = runUnprivileged(statsCommand(req).text);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Permission denied/);
+    const got = parseStats(req, r);
+    expect(got.stats[0]).toMatchObject({ type: 'file', mode: 0o600, checksumError: true });
+    expect(got.stats[0]!.sha256).toBeUndefined();
+    expect(got.stats[1]).toMatchObject({ type: 'file', sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' });
+    expect(got.uid).not.toBe(0);
+  });
+
+  it('runs one stat for the lstat of every path there, and no program for what is absent', () => {
+    // each program is a wrapper logging its name: the count of programs the command starts
+    const bin = join(dir, 'bin');
+    const log = join(dir, 'programs.log');
+    mkdirSync(bin, { recursive: true });
+    for (const prog of ['stat', 'sha256sum', 'readlink', 'id', 'date']) {
+      const real = spawnSync('sh', ['-c', `command -v ${prog}`], { encoding: 'utf8' }).stdout.trim();
+      writeFileSync(join(bin, prog), `#!/bin/sh\necho ${prog} >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const count = (req: StatsRequest): Record<string, number> => {
+      writeFileSync(log, '');
+      const cmd = statsCommand(req).text;
+      const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` } });
+      expect(r.status, r.stderr).toBe(0);
+      parseStats(req, { command: cmd, exitCode: 0, stdout: r.stdout, stderr: r.stderr });
+      const c: Record<string, number> = {};
+      for (const l of readFileSync(log, 'utf8').split('\n').filter(Boolean)) c[l] = (c[l] ?? 0) + 1;
+      return c;
+    };
+    // a copy of a file that is there: the file with checksum, its directory, DEST/basename(src) absent, the uid
+    expect(count({ paths: [{ path: join(m, names.file), checksum: true }, { path: m }, { path: join(m, names.file, 'x'), checksum: true }], uid: true })).toEqual({ stat: 1, sha256sum: 1, id: 1 });
+    // with backup: the clock too
+    expect(count({ paths: [{ path: join(m, names.missing), checksum: true }, { path: m }], uid: true, stamp: true })).toEqual({ stat: 1, id: 1, date: 1 });
+    // a symlink: its target and where it points, as statCommand
+    expect(count({ paths: [{ path: join(m, names.link), checksum: true }] })).toEqual({ stat: 2, sha256sum: 1, readlink: 1 });
+    // nothing there and an existence check: builtins only
+    expect(count({ paths: [{ path: join(m, names.missing) }], exists: [m] })).toEqual({});
+  });
+
+  it('has no subshell, command substitution or backquote', () => {
+    const text = statsCommand({ paths: [{ path: '/a', checksum: true }, { path: '/b' }], exists: ['/c'], uid: true, stamp: true }).text;
+    expect(text.replace('__ul_d()', '')).not.toMatch(/[()`]/);
+  });
+
+  it.runIf(isRoot)('prints for the recorded fixtures exactly what statsOutput makes of them', () => {
+    const fx = join(dir, 'fixtures');
+    // the fixture directory is made by the statCommand tests above; directory sizes vary
+    const names = (Object.keys(STAT_FIXTURES) as StatFixtureName[]).filter((n) => !['sub dir', 'plain', 'dirlink'].includes(n));
+    const req: StatsRequest = { paths: names.map((n) => ({ path: join(fx, n), checksum: true })), exists: [join(fx, 'link'), join(fx, 'dangling')] };
+    const r = spawnSync('/bin/sh', ['-c', statsCommand(req).text], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(statsOutput({ stats: names.map((n) => STAT_FIXTURES[n]), exists: [true, false] }));
+  });
+
+  it('a failing program fails the parse with a CommandError naming it', () => {
+    const bin = join(dir, 'failing');
+    mkdirSync(bin, { recursive: true });
+    for (const prog of ['stat', 'id', 'date', 'readlink']) writeFileSync(join(bin, prog), `#!/bin/sh\necho "${prog}: cannot do it: Permission denied" >&2\nexit 1\n`, { mode: 0o755 });
+    const run = (req: StatsRequest, only: string) => {
+      const cmd = statsCommand(req).text;
+      const fake = join(dir, `only-${only}`);
+      mkdirSync(fake, { recursive: true });
+      spawnSync('cp', [join(bin, only), fake]);
+      const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${fake}:${process.env['PATH']}` } });
+      return () => parseStats(req, { command: cmd, exitCode: r.status ?? -1, stdout: r.stdout, stderr: r.stderr });
+    };
+    const f = join(m, names.file);
+    expect(run({ paths: [{ path: f, checksum: true }], uid: true }, 'stat')).toThrow(CommandError);
+    expect(run({ paths: [{ path: f, checksum: true }], uid: true }, 'stat')).toThrow(/^stat: stat: cannot do it: Permission denied$/);
+    expect(run({ paths: [{ path: join(m, names.link) }, { path: f }] }, 'readlink')).toThrow(`stat: readlink: cannot do it: Permission denied (describing ${JSON.stringify(join(m, names.link))})`);
+    expect(run({ paths: [{ path: f }], uid: true }, 'id')).toThrow(/^id -u: id: cannot do it/);
+    expect(run({ paths: [{ path: f }], uid: true, stamp: true }, 'date')).toThrow(/^date: date: cannot do it/);
+  });
+
+  it('throws CommandError on output that is not what the request makes', () => {
+    const req: StatsRequest = { paths: [{ path: '/a', checksum: true }, { path: '/b' }], uid: true };
+    const good = statsOutput({ stats: [STAT_FIXTURES['a file'], STAT_FIXTURES.nothing], uid: 0 });
+    expect(parseStats(req, out(good))).toMatchObject({ stats: [{ type: 'file', size: 6 }, null], exists: [], uid: 0 });
+    const bad = [
+      ['', /section "end" where "S:0"/],
+      ['junk' + good, /output before the first section/],
+      [good.replace('\0U\n0\n', ''), /section "end" where "U"/],
+      [good + '\0D\n2024-01-01@00:00:00\n', /section "D" not asked for/],
+      [good.replace('\0S:1\nABSENT\n', '\0S:1\n'), /1 stat lines for 2 paths/],
+      [good.replace('\0U\n0\n', '\0U\nroot\n'), /id -u: unexpected output "root\\n" \(the effective uid\)/],
+      [good.replace('|root|root|', '|root|'), /cannot parse .* \("\/a"\)/],
+      [statsOutput({ stats: [STAT_FIXTURES.nothing, STAT_FIXTURES.nothing], uid: 0 }).replace('\0U', '\0L\nL:directory|755|root|root|0|0|1|1|1\n\0U'), /section "L" where "U"/],
+    ] as const;
+    for (const [stdout, why] of bad) {
+      expect(() => parseStats(req, out(stdout)), JSON.stringify(stdout)).toThrow(CommandError);
+      expect(() => parseStats(req, out(stdout)), JSON.stringify(stdout)).toThrow(why);
+    }
+    expect(() => parseStats(req, out('', 1, 'sh: 1: eval: syntax error\n'))).toThrow(/^stat: sh: 1: eval: syntax error$/);
   });
 });
 

@@ -13,10 +13,16 @@
  *     K:<link target>                                     readlink, last (may hold newlines)
  *
  * or `ABSENT` when nothing (not even a dangling link) is at the path.
+ *
+ * statsCommand + parseStats: the same for several paths at once, with which paths exist,
+ * the effective uid and the backup stamp, in one command (one subshell of the host's
+ * shell, one `stat` process for all the paths there), NUL-framed; the values are those
+ * parseStat, parseEffectiveUid and parseBackupStamp give.
  */
 import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
-import { sh, type ShellCommand } from '../transport/quote.js';
+import { join, raw, sh, type ShellCommand } from '../transport/quote.js';
+import { backupStampCommand, effectiveUidCommand, parseBackupStamp, parseEffectiveUid } from './content.js';
 
 export type FileType = 'file' | 'directory' | 'link' | 'fifo' | 'socket' | 'char' | 'block' | 'other';
 
@@ -127,6 +133,144 @@ export function parseStat(r: Pick<ExecResult, 'command' | 'exitCode' | 'stdout' 
     ...(target !== undefined ? { target } : {}),
     ...(sha256 !== undefined ? { sha256 } : {}),
     ...(checksumError ? { checksumError } : {}),
+  };
+}
+
+type Output = Pick<ExecResult, 'command' | 'exitCode' | 'stdout' | 'stderr'>;
+
+/** One path for statsCommand: described as statCommand does, with the sha256 when asked. */
+export interface StatRequest {
+  path: string;
+  checksum?: boolean;
+}
+
+/** What statsCommand observes, in one command. */
+export interface StatsRequest {
+  /** Paths described as statCommand describes them. */
+  paths: readonly StatRequest[];
+  /** Paths asked only whether they exist, following symlinks (`test -e`). */
+  exists?: readonly string[];
+  /** The effective uid (effectiveUidCommand). */
+  uid?: boolean;
+  /** The host's clock as a backup suffix (backupStampCommand). */
+  stamp?: boolean;
+}
+
+export interface Stats {
+  /** One per requested path, in order: what parseStat gives (null: nothing there). */
+  stats: (Stat | null)[];
+  /** One per `exists` path, in order. */
+  exists: boolean[];
+  uid?: number;
+  stamp?: string;
+}
+
+/** Describes "$1" (already known to exist, or be a link) after its lstat; "$2" = 1: with its sha256. */
+const DESCRIBE_FN = raw(
+  `__ul_d() { if [ -L "$1" ]; then LC_ALL=C stat -L -c 'T:${FMT}' -- "$1" 2>/dev/null || echo T:DANGLING; fi; ` +
+  `if [ "$2" = 1 ] && [ -f "$1" ]; then printf 'H:'; sha256sum < "$1" || echo ERROR; fi; ` +
+  `if [ -L "$1" ]; then printf 'K:'; readlink -- "$1" || exit 1; fi; }`,
+);
+
+/** `printf` of a NUL-led section header: paths and link targets never hold a NUL byte. */
+function header(h: string): ShellCommand {
+  return sh`printf ${`\\000${h}\\n`}`;
+}
+
+/**
+ * One command observing several paths (each as statCommand, with or without checksum),
+ * which paths exist, and optionally the effective uid and the backup stamp. It runs in the
+ * caller's one shell: no subshell per path, and one `stat` process for the lstat of every
+ * path there; the other programs are those statCommand, effectiveUidCommand and
+ * backupStampCommand run. Its output is NUL-framed (a NUL byte, a header line, a body):
+ *
+ *     \0S:<i>\n  <T:/H:/K: lines of path i, as statCommand prints them>   or  ABSENT\n
+ *     \0L\n     <one L: line per path there, in the order of the paths>
+ *     \0E:<i>\n 1\n or 0\n                                   exists[i]
+ *     \0U\n     <id -u>
+ *     \0D\n     <date>
+ *
+ * A failing `stat` (or readlink, id, date) ends it with exit code 1: parseStats throws.
+ */
+export function statsCommand(req: StatsRequest): ShellCommand {
+  const parts: ShellCommand[] = [];
+  if (req.paths.length > 0) {
+    parts.push(raw('set --'), DESCRIBE_FN);
+    req.paths.forEach((r, i) => {
+      parts.push(header(`S:${i}`), sh`if [ -e ${r.path} ] || [ -L ${r.path} ]; then set -- "$@" ${r.path}; __ul_d ${r.path} ${r.checksum ? 1 : 0}; else echo ABSENT; fi`);
+    });
+    parts.push(sh`if [ $# -gt 0 ]; then ${header('L')}; LC_ALL=C stat -c ${'L:' + FMT} -- "$@" || exit 1; fi`);
+  }
+  (req.exists ?? []).forEach((p, i) => {
+    parts.push(header(`E:${i}`), sh`if [ -e ${p} ]; then echo 1; else echo 0; fi`);
+  });
+  if (req.uid) parts.push(header('U'), sh`${effectiveUidCommand()} || exit 1`);
+  if (req.stamp) parts.push(header('D'), sh`${backupStampCommand()} || exit 1`);
+  return parts.length > 0 ? join(parts, ';') : raw('true');
+}
+
+/** A part of statsCommand's output parsed as the output of its own command, failures reported on the whole. */
+function within<T>(r: Output, stdout: string, parse: (part: Output) => T, what: string): T {
+  try {
+    return parse({ ...r, exitCode: 0, stdout });
+  } catch (e) {
+    if (!(e instanceof CommandError)) throw e;
+    return failWhole(r, `${e.message} (${what})`);
+  }
+}
+
+function failWhole(r: Output, message: string): never {
+  throw new CommandError(message, { command: r.command, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr });
+}
+
+/**
+ * Parses statsCommand's output into the values parseStat, parseEffectiveUid and
+ * parseBackupStamp give for the same paths. Throws CommandError when a command in it
+ * failed (the message names it) or the output is not what the request makes.
+ */
+export function parseStats(req: StatsRequest, r: Output): Stats {
+  const [lead, ...rest] = r.stdout.split('\0');
+  const sections = rest.map((s) => {
+    const nl = s.indexOf('\n');
+    return nl < 0 ? { head: s, body: '' } : { head: s.slice(0, nl), body: s.slice(nl + 1) };
+  });
+  if (r.exitCode !== 0) {
+    const last = sections.at(-1)?.head ?? '';
+    const what = last === 'U' ? 'id -u' : last === 'D' ? 'date' : 'stat';
+    const path = last.startsWith('S:') ? req.paths[Number(last.slice(2))]?.path : undefined;
+    const why = (r.stderr || r.stdout.replaceAll('\0', '\n')).trim() || `exit code ${r.exitCode}`;
+    failWhole(r, `${what}: ${why}${path !== undefined ? ` (describing ${JSON.stringify(path)})` : ''}`);
+  }
+  const unexpected = (why: string): never => failWhole(r, `stat: ${why}, in ${JSON.stringify(r.stdout.slice(0, 200))}`);
+  if (lead !== '') unexpected('output before the first section');
+  // The sections, in the order the command prints them (L only when a path is there).
+  const body = (i: number, head: string): string => {
+    const s = sections[i];
+    if (s?.head !== head) unexpected(`section ${JSON.stringify(s?.head ?? 'end')} where ${JSON.stringify(head)} was expected`);
+    return s!.body;
+  };
+  let i = 0;
+  const described = req.paths.map((p, j) => ({ path: p.path, body: body(i++, `S:${j}`) }));
+  const there = described.filter((d) => d.body !== 'ABSENT\n');
+  const lines = there.length > 0 ? body(i++, 'L').split('\n') : [];
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length !== there.length || lines.some((l) => !l.startsWith('L:'))) unexpected(`${lines.length} stat lines for ${there.length} paths there`);
+  const exists = (req.exists ?? []).map((p, j) => {
+    const b = body(i++, `E:${j}`);
+    if (b !== '1\n' && b !== '0\n') unexpected(`bad existence of ${JSON.stringify(p)}`);
+    return b === '1\n';
+  });
+  const uid = req.uid ? body(i++, 'U') : undefined;
+  const stamp = req.stamp ? body(i++, 'D') : undefined;
+  if (i !== sections.length) unexpected(`section ${JSON.stringify(sections[i]!.head)} not asked for`);
+  // Each path's lstat line and its section are what statCommand prints for it.
+  let n = 0;
+  const stats = described.map((d) => (d.body === 'ABSENT\n' ? null : within(r, `${lines[n++]}\n${d.body}`, parseStat, JSON.stringify(d.path))));
+  return {
+    stats,
+    exists,
+    ...(uid !== undefined ? { uid: within(r, uid, parseEffectiveUid, 'the effective uid') } : {}),
+    ...(stamp !== undefined ? { stamp: within(r, stamp, parseBackupStamp, "the host's clock") } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
 import { modeText } from '../facts/stat.js';
 import { contentBytes, copy, DIFF_MAX_BYTES, parseWrite, planFile, sha256Of, writeCommands, type CopyObserved, type WriteTarget } from './copy.js';
 import { checkParams } from './params.js';
@@ -27,13 +27,16 @@ interface Seen {
   before?: string | Buffer;
 }
 
-/** The outputs of writeCommands for what is there, in the order it runs them. */
+/**
+ * The output of writeCommands (one command) for what is there: the destination (or
+ * DEST/basename(src) when DEST ends with /), its directory, with a source DEST/basename(src),
+ * the uid, and with backup the clock.
+ */
 function outputs(t: WriteTarget, seen: Seen): ExecResult[] {
-  const stat = (s: Seen['dest']) => res(s === undefined ? STAT_FIXTURES.nothing : typeof s === 'string' ? STAT_FIXTURES[s] : s.raw);
-  const out = [stat(seen.dest), res(STAT_FIXTURES[seen.parent ?? 'plain']), res(`${seen.uid ?? 1000}\n`)];
-  if (t.source !== undefined && !t.dest.endsWith('/')) out.push(stat(seen.inside));
-  if (t.backup) out.push(res(`${seen.stamp ?? '2024-05-06@07:08:09'}\n`));
-  return out;
+  const stat = (s: Seen['dest']) => (s === undefined ? STAT_FIXTURES.nothing : typeof s === 'string' ? STAT_FIXTURES[s] : s.raw);
+  const stats = [stat(seen.dest), STAT_FIXTURES[seen.parent ?? 'plain']];
+  if (t.source !== undefined && !t.dest.endsWith('/')) stats.push(stat(seen.inside));
+  return [res(statsOutput({ stats, uid: seen.uid ?? 1000, ...(t.backup ? { stamp: seen.stamp ?? '2024-05-06@07:08:09' } : {}) }))];
 }
 
 function decide(args: Record<string, unknown>, seen: Seen = {}, local?: { path: string; content: Buffer }): Decision {
@@ -220,5 +223,31 @@ describe('planFile', () => {
     const p = planFile({ module: 'm', dest: '/a/b', content: Buffer.from('x'), facts, createParent: true });
     expect(show(p.decision.actions)).toEqual(['mkdir -p -- /a', 'upload /a/b "x"']);
     expect(p).toMatchObject({ contentChanged: true, attrsChanged: false });
+  });
+});
+
+describe('writeCommands + parseWrite', () => {
+  it('observe in one command: the destination, its directory, DEST/basename(src), the uid and the clock', () => {
+    const [one, ...more] = writeCommands({ dest: '/etc/app', source: 'tpl/app.conf', backup: true });
+    expect(more).toEqual([]);
+    for (const part of ['[ -e /etc/app ]', '[ -e /etc ]', '[ -e /etc/app/app.conf ]', 'id -u', 'date +']) expect(one!.text).toContain(part);
+    expect(writeCommands({ dest: DEST })).toHaveLength(1);
+    expect(writeCommands({ dest: DEST }).join()).not.toContain('date');
+    // content into a directory: nothing to observe
+    expect(writeCommands({ dest: '/etc/app/' })).toEqual([]);
+    expect(parseWrite({ dest: '/etc/app/' }, []).error).toBe('can not use content with a dir as dest (/etc/app/)');
+  });
+
+  it('resolve a directory destination to DEST/basename(src), whose directory is then DEST', () => {
+    const t: WriteTarget = { dest: '/etc/app', source: 'tpl/app.conf', backup: true };
+    const w = parseWrite(t, outputs(t, { dest: 'plain', inside: 'a file', uid: 0, stamp: '2024-01-02@03:04:05' }));
+    expect(w).toMatchObject({ dest: '/etc/app/app.conf', createParent: false, facts: { stat: { type: 'file', sha256: HELLO_SHA }, parent: { type: 'directory', mode: 0o755 }, uid: 0, stamp: '2024-01-02@03:04:05' } });
+    const into: WriteTarget = { dest: '/etc/app/', source: 'tpl/app.conf' };
+    expect(parseWrite(into, outputs(into, {}))).toMatchObject({ dest: '/etc/app/app.conf', createParent: true, facts: { stat: null, uid: 1000 } });
+    expect(parseWrite(into, outputs(into, {})).facts.stamp).toBeUndefined();
+  });
+
+  it('a failing observation is a CommandError', () => {
+    expect(() => parseWrite({ dest: DEST }, [{ command: 'x', exitCode: 1, stdout: '\0S:0\n', stderr: 'readlink: boom\n', durationMs: 1 }])).toThrow(`stat: readlink: boom (describing ${JSON.stringify(DEST)})`);
   });
 });

@@ -3,8 +3,8 @@
  * file (`src`), plus its mode, owner and group. Also home of `planFile`, the plan every
  * module writing a whole file shares (copy, template, lineinfile).
  *
- * One round trip observes the destination (`stat` + `sha256sum`), its directory, the
- * effective uid and, with `backup`, the host's clock. The content is compared by sha256,
+ * One command observes the destination (`stat` + `sha256sum`), its directory, the
+ * effective uid and, with `backup`, the host's clock (statsCommand). The content is compared by sha256,
  * so it is read back only to show a diff: when it differs and is small (256 KiB). The
  * content travels as an upload (a temporary file next to the destination, renamed over
  * it), never in a command line. A metadata-only difference becomes chmod/chown, without
@@ -17,8 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CommandError } from '../errors.js';
-import { backupStampCommand, effectiveUidCommand, parseBackupStamp, parseEffectiveUid } from '../facts/content.js';
-import { followed, modeText, parseStat, statCommand, type Stat } from '../facts/stat.js';
+import { followed, modeText, parseStats, statsCommand, type Stat, type StatsRequest } from '../facts/stat.js';
 import { argv, sh, type ShellCommand } from '../transport/quote.js';
 import { shlexSplit } from './command.js';
 import { attrParams, attrText, basenameOf, dirnameOf, planAttrs, type FileAttrs } from './file.js';
@@ -291,32 +290,40 @@ function insideOf(t: WriteTarget): string | undefined {
   return t.source !== undefined ? `${t.dest.replace(/\/+$/, '')}/${basenameOf(t.source)}` : undefined;
 }
 
+/** What observing a destination asks for: see writeCommands. Null when there is nothing to observe (content into a directory). */
+function writeRequest(t: WriteTarget): StatsRequest | null {
+  const inside = insideOf(t);
+  const intoDir = t.dest.endsWith('/');
+  if (intoDir && inside === undefined) return null;
+  const target = intoDir ? inside! : t.dest;
+  const paths = [{ path: target, checksum: true }, { path: dirnameOf(target) }];
+  if (!intoDir && inside !== undefined) paths.push({ path: inside, checksum: true });
+  return { paths, uid: true, stamp: t.backup === true };
+}
+
 /**
- * The read-only commands observing a destination, run in one round trip: its stat with
- * checksum, its directory, the effective uid, with a source also DEST/basename (in case
- * DEST is a directory), and with backup the host's clock.
+ * The read-only command observing a destination, in one round trip (statsCommand): its
+ * stat with checksum, its directory, the effective uid, with a source also DEST/basename
+ * (in case DEST is a directory), and with backup the host's clock. None when there is
+ * nothing to observe.
  */
 export function writeCommands(t: WriteTarget): ShellCommand[] {
-  const inside = insideOf(t);
-  if (t.dest.endsWith('/') && inside === undefined) return [];
-  const target = t.dest.endsWith('/') ? inside! : t.dest;
-  const cmds: ShellCommand[] = [statCommand(target, { checksum: true }), statCommand(dirnameOf(target)), effectiveUidCommand()];
-  if (!t.dest.endsWith('/') && inside !== undefined) cmds.push(statCommand(inside, { checksum: true }));
-  if (t.backup) cmds.push(backupStampCommand());
-  return cmds;
+  const req = writeRequest(t);
+  return req ? [statsCommand(req)] : [];
 }
 
 /** The destination and what is there, from the results of writeCommands (pure). */
 export function parseWrite(t: WriteTarget, res: ExecResult[]): Pick<CopyObserved, 'dest' | 'facts' | 'createParent' | 'error'> {
   const inside = insideOf(t);
   const intoDir = t.dest.endsWith('/');
-  if (intoDir && inside === undefined) return { dest: t.dest, facts: { stat: null, parent: null }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
-  const destStat = parseStat(res[0]!);
-  const parent = parseStat(res[1]!);
-  const uid = parseEffectiveUid(res[2]!);
-  let i = 3;
-  const insideStat = !intoDir && inside !== undefined ? parseStat(res[i++]!) : undefined;
-  const stamp = t.backup ? { stamp: parseBackupStamp(res[i++]!) } : {};
+  const req = writeRequest(t);
+  if (!req) return { dest: t.dest, facts: { stat: null, parent: null }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
+  const seen = parseStats(req, res[0]!);
+  const destStat = seen.stats[0] ?? null;
+  const parent = seen.stats[1] ?? null;
+  const uid = seen.uid!;
+  const insideStat = !intoDir && inside !== undefined ? (seen.stats[2] ?? null) : undefined;
+  const stamp = seen.stamp !== undefined ? { stamp: seen.stamp } : {};
   if (intoDir) return { dest: inside!, facts: { stat: destStat, parent, uid, ...stamp }, createParent: true };
   if (followed(destStat)?.type === 'directory') {
     if (inside === undefined) return { dest: t.dest, facts: { stat: destStat, parent, uid }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };

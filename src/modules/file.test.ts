@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { STAT_FIXTURES, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
 import { parseStat, parseTreeDrift } from '../facts/stat.js';
 import { basenameOf, dirnameOf, file, planAttrs, type FileObserved } from './file.js';
 import { checkParams } from './params.js';
-import type { Decision } from './types.js';
+import type { Decision, ExecResult, ObserveContext } from './types.js';
+import type { ShellCommand } from '../transport/quote.js';
 
 /**
  * The file module's decisions, as data: parameters + observed facts (the recorded output
@@ -164,5 +165,43 @@ describe('dirnameOf, basenameOf', () => {
     for (const [p, d, b] of cases) {
       expect([dirnameOf(p), basenameOf(p)]).toEqual([d, b]);
     }
+  });
+});
+
+describe('file: observe', () => {
+  /** Observes with the given outputs (the stats command's pieces, then treeDrift's stdout); returns what was run too. */
+  async function observe(args: Record<string, unknown>, stats: { stat: StatFixtureName; srcExists?: boolean }, drift?: string) {
+    const { params, errors } = checkParams(file, { path: P, ...args }, { loadTime: false });
+    if (errors.length > 0) throw errors[0];
+    const sent: ShellCommand[][] = [];
+    const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout, stderr: '', durationMs: 1 });
+    const ctx = {
+      runBatch: async (cmds: ShellCommand[]) => {
+        sent.push(cmds);
+        const out = [res(statsOutput({ stats: [STAT_FIXTURES[stats.stat]], ...(stats.srcExists !== undefined ? { exists: [stats.srcExists] } : {}) }))];
+        if (drift !== undefined) out.push(res(drift));
+        return out;
+      },
+    } as unknown as ObserveContext;
+    const o = await file.observe!(ctx, params as Parameters<typeof file.decide>[0]);
+    return { o, sent };
+  }
+
+  it('the path and a link\'s src in one command', async () => {
+    const { o, sent } = await observe({ state: 'link', src: 'a file' }, { stat: 'link', srcExists: true });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toHaveLength(1);
+    expect(sent[0]![0]!.text).toContain(`[ -e '/srv/a file' ]`);
+    expect(o).toEqual({ stat: parseStat({ command: 'stat', exitCode: 0, stdout: STAT_FIXTURES.link, stderr: '' }), srcExists: true });
+    expect((await observe({ state: 'link', src: 'nope' }, { stat: 'nothing', srcExists: false })).o).toEqual({ stat: null, srcExists: false });
+  });
+
+  it('just the path, or the path and the tree drift (two commands, one round trip)', async () => {
+    const a = await observe({ state: 'directory', mode: '0755' }, { stat: 'plain' });
+    expect(a.sent[0]).toHaveLength(1);
+    expect(a.o).toEqual({ stat: expect.objectContaining({ type: 'directory', mode: 0o755 }) });
+    const b = await observe({ state: 'directory', recurse: true, mode: '0755' }, { stat: 'plain' }, 'mode\n');
+    expect(b.sent[0]).toHaveLength(2);
+    expect(b.o).toEqual({ stat: expect.objectContaining({ type: 'directory' }), drift: { mode: true, owner: false, group: false } });
   });
 });

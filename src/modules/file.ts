@@ -3,17 +3,17 @@
  * touch) and its mode, owner and group. Also home of what every file module shares:
  * comparing and changing mode/owner/group, and the `key: value` text their diffs show.
  *
- * One round trip observes the path (`stat`, with a symlink's target), and, when needed,
- * whether a link's src exists and where a tree differs from the wanted attributes
- * (`find ... ! -perm`). Nothing is run when nothing differs, except for `touch`, which
- * always changes the times (as in Ansible).
+ * One round trip observes the path (`stat`, with a symlink's target) and, when needed,
+ * whether a link's src exists, in one command, and where a tree differs from the wanted
+ * attributes (`find ... ! -perm`), in a second. Nothing is run when nothing differs,
+ * except for `touch`, which always changes the times (as in Ansible).
  *
  * Differences from Ansible: no `hard` state and no times (`modification_time`,
  * `access_time`); `mode` is octal only; `state: directory` sets mode/owner/group on the
  * directory named, not on every parent it creates; owner and group of a symlink are those
  * of the link itself (as Ansible), and mode does not apply to links.
  */
-import { followed, modeText, parseStat, parseTreeDrift, statCommand, treeDriftCommand, type Stat, type StatInfo, type TreeDrift } from '../facts/stat.js';
+import { followed, modeText, parseStats, parseTreeDrift, statsCommand, treeDriftCommand, type Stat, type StatInfo, type StatsRequest, type TreeDrift } from '../facts/stat.js';
 import { sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, Diff, ModuleDef, ParamSpec } from './types.js';
 
@@ -196,16 +196,17 @@ export const file: ModuleDef<FileParams, FileObserved> = {
     },
   },
   async observe(ctx, p) {
-    const cmds: ShellCommand[] = [statCommand(p.path)];
+    // The path and, for a link, whether its src exists: one command (statsCommand).
     const checkSrc = p.state === 'link' && p.src !== undefined && !p.force;
-    if (checkSrc) cmds.push(sh`test -e ${linkSrcPath(p.path, p.src!)}`);
+    const req: StatsRequest = { paths: [{ path: p.path }], ...(checkSrc ? { exists: [linkSrcPath(p.path, p.src!)] } : {}) };
+    const cmds: ShellCommand[] = [statsCommand(req)];
     const checkTree = p.recurse && (p.mode !== undefined || p.owner !== undefined || p.group !== undefined);
     if (checkTree) cmds.push(treeDriftCommand(p.path, { ...(p.mode !== undefined ? { mode: p.mode } : {}), ...(p.owner !== undefined ? { owner: p.owner } : {}), ...(p.group !== undefined ? { group: p.group } : {}) }));
     const res = await ctx.runBatch(cmds);
-    const out: FileObserved = { stat: parseStat(res[0]!) };
-    let i = 1;
-    if (checkSrc) out.srcExists = res[i++]!.exitCode === 0;
-    if (checkTree) out.drift = parseTreeDrift(res[i++]!);
+    const seen = parseStats(req, res[0]!);
+    const out: FileObserved = { stat: seen.stats[0] ?? null };
+    if (checkSrc) out.srcExists = seen.exists[0]!;
+    if (checkTree) out.drift = parseTreeDrift(res[1]!);
     return out;
   },
   decide(p, o, env) {

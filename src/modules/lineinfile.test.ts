@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STAT_FIXTURES, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
 import { modeText } from '../facts/stat.js';
 import { editLines, lineinfile, lineinfileCommands, parseLineinfileObserved, splitLines, type LineParams } from './lineinfile.js';
 import { checkParams } from './params.js';
@@ -117,12 +117,9 @@ const res = (stdout: string, exitCode = 0): ExecResult => ({ command: 'x', exitC
 function outputs(name: StatFixtureName, content: Buffer | string | null, o: { uid?: number; parent?: StatFixtureName; stamp?: string; realpath?: string } = {}): ExecResult[] {
   const body = content === null ? (name === 'nothing' ? 'ABSENT\n' : 'NOTFILE\n') : `B:${Buffer.from(content).toString('base64')}\n`;
   return [
-    res(STAT_FIXTURES[name]),
+    res(statsOutput({ stats: [STAT_FIXTURES[name], STAT_FIXTURES[o.parent ?? 'plain']], uid: o.uid ?? 1000, ...(o.stamp !== undefined ? { stamp: o.stamp } : {}) })),
     res(body),
-    res(STAT_FIXTURES[o.parent ?? 'plain']),
     o.realpath !== undefined ? res(`${o.realpath}\n`) : res('', 1),
-    res(`${o.uid ?? 1000}\n`),
-    ...(o.stamp !== undefined ? [res(`${o.stamp}\n`)] : []),
   ];
 }
 

@@ -10,11 +10,11 @@
  * (translated by src/expr/regex.ts); backrefs use Python's template syntax
  * (`\1`, `\g<1>`, `\g<name>`).
  *
- * One round trip observes the file (stat + content), its directory and, with `backup`,
- * the host's clock.
+ * One round trip observes the file (stat + content), its directory, the effective uid and,
+ * with `backup`, the host's clock: three commands (the stats, uid and clock in one).
  */
-import { backupStampCommand, effectiveUidCommand, fileContentCommand, parseBackupStamp, parseEffectiveUid, parseFileContent, type FileContent } from '../facts/content.js';
-import { parseRealpath, parseStat, realpathCommand, statCommand } from '../facts/stat.js';
+import { fileContentCommand, parseFileContent, type FileContent } from '../facts/content.js';
+import { parseRealpath, parseStats, realpathCommand, statsCommand, type StatsRequest } from '../facts/stat.js';
 import { compileRegex, pyReSub } from '../expr/regex.js';
 import type { ShellCommand } from '../transport/quote.js';
 import { planFile, sha256Of, type DestFacts } from './copy.js';
@@ -220,31 +220,34 @@ export interface LineinfileObserved {
   dangling?: boolean;
 }
 
+function statsRequest(p: Pick<LineinfileParams, 'path' | 'backup'>): StatsRequest {
+  return { paths: [{ path: p.path }, { path: dirnameOf(p.path) }], uid: true, stamp: p.backup };
+}
+
 /** The read-only commands of lineinfile, run in one round trip. */
 export function lineinfileCommands(p: Pick<LineinfileParams, 'path' | 'backup'>): ShellCommand[] {
-  const cmds = [statCommand(p.path), fileContentCommand(p.path), statCommand(dirnameOf(p.path)), realpathCommand(p.path), effectiveUidCommand()];
-  if (p.backup) cmds.push(backupStampCommand());
-  return cmds;
+  return [statsCommand(statsRequest(p)), fileContentCommand(p.path), realpathCommand(p.path)];
 }
 
 /** What lineinfile observed, from the results of lineinfileCommands (pure). */
 export function parseLineinfileObserved(p: Pick<LineinfileParams, 'path' | 'backup'>, res: ExecResult[]): LineinfileObserved {
-  let stat = parseStat(res[0]!);
+  const seen = parseStats(statsRequest(p), res[0]!);
+  let stat = seen.stats[0] ?? null;
+  const parent = seen.stats[1] ?? null;
   const file = parseFileContent(res[1]!);
-  const parent = parseStat(res[2]!);
   let dest = p.path;
   let dangling = false;
   if (stat?.type === 'link') {
     // Ansible writes to the file the link points to, keeping the link.
-    const real = parseRealpath(res[3]!);
+    const real = parseRealpath(res[2]!);
     if (real === null || !stat.target) dangling = true;
     else {
       dest = real;
       stat = { ...stat.target };
     }
   }
-  const facts: DestFacts = { stat, parent, uid: parseEffectiveUid(res[4]!) };
-  if (p.backup) facts.stamp = parseBackupStamp(res[5]!);
+  const facts: DestFacts = { stat, parent, uid: seen.uid! };
+  if (seen.stamp !== undefined) facts.stamp = seen.stamp;
   if (file.kind === 'file' && stat) {
     facts.stat = { ...stat, sha256: sha256Of(file.content) };
     facts.before = file.content;

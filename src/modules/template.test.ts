@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STAT_FIXTURES, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
 import { renderTemplateFile } from '../vars/template.js';
 import { copy, parseWrite, writeCommands, type WriteTarget } from './copy.js';
 import { checkParams } from './params.js';
@@ -17,11 +17,11 @@ const dir = mkdtempSync(join(tmpdir(), 'ul-tpl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout, stderr: '', durationMs: 1 });
 
+/** The output of writeCommands (one command) for what is there. */
 function outputs(t: WriteTarget, dest: StatFixtureName, inside: StatFixtureName = 'nothing'): ExecResult[] {
-  const out = [res(STAT_FIXTURES[dest]), res(STAT_FIXTURES.plain), res('1000\n')];
-  if (t.source !== undefined && !t.dest.endsWith('/')) out.push(res(STAT_FIXTURES[inside]));
-  if (t.backup) out.push(res('2024-05-06@07:08:09\n'));
-  return out;
+  const stats: string[] = [STAT_FIXTURES[dest], STAT_FIXTURES.plain];
+  if (t.source !== undefined && !t.dest.endsWith('/')) stats.push(STAT_FIXTURES[inside]);
+  return [res(statsOutput({ stats, uid: 1000, ...(t.backup ? { stamp: '2024-05-06@07:08:09' } : {}) }))];
 }
 
 function decide(args: Record<string, unknown>, rendered: string, dest: StatFixtureName, inside?: StatFixtureName, before?: string): Decision {
