@@ -343,6 +343,9 @@ function execChannel(client: Client, command: string): Promise<ClientChannel> {
   });
 }
 
+/** Bytes per SFTP write request (below the 32 KiB every server accepts, with room for the header). */
+const UPLOAD_CHUNK = 32 * 1024 - 1024;
+
 function sftpCall<T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
 }
@@ -747,30 +750,51 @@ export class Connection {
     } catch (e) {
       throw this.fileError('upload', remotePath, e);
     }
-    let existing: Stats | null = null;
+    // SFTP requests are answered in order, so those that do not depend on each other's
+    // answers go out together: three round trips in all (stat + open; write, owner, mode and
+    // close; rename). The rename waits for the write's answer: a file that was not written
+    // whole never replaces the target.
+    const [stat, opened] = await Promise.allSettled([
+      sftpCall<Stats>((cb) => sftp.stat(remotePath, cb)).catch((e: unknown) => {
+        if (isNoSuchFile(e)) return null;
+        throw e;
+      }),
+      sftpCall<Buffer>((cb) => sftp.open(tmp, 'wx', { mode: 0o600 }, cb)),
+    ]);
+    if (opened.status === 'rejected') throw this.fileError('upload', remotePath, opened.reason);
+    const handle = opened.value;
+    const unlinkTmp = () => sftpCall<void>((cb) => sftp.unlink(tmp, (err) => cb(err))).catch(() => undefined);
     try {
-      existing = await sftpCall<Stats>((cb) => sftp.stat(remotePath, cb));
-    } catch (e) {
-      if (!isNoSuchFile(e)) throw this.fileError('upload', remotePath, e);
-    }
-    let created = false;
-    try {
-      await sftpCall<void>((cb) => sftp.writeFile(tmp, data, { mode: 0o600, flag: 'wx' }, (err) => cb(err)));
-      created = true;
+      if (stat.status === 'rejected') {
+        await sftpCall<void>((cb) => sftp.close(handle, (err) => cb(err))).catch(() => undefined);
+        throw stat.reason;
+      }
+      const existing = stat.value;
+      const mode = opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
+      const sent: Promise<unknown>[] = [];
+      for (let off = 0; off < data.length; off += UPLOAD_CHUNK) {
+        const len = Math.min(UPLOAD_CHUNK, data.length - off);
+        sent.push(sftpCall<void>((cb) => sftp.write(handle, data, off, len, off, (err) => cb(err))));
+      }
+      // chmod after chown: chown clears set-id bits. A chown by name runs on the host, after
+      // the file is closed (below); otherwise the file keeps the owner of the one it replaces,
+      // where we may (as root), else it is ours.
+      if (chownSpec === undefined) {
+        if (existing) sent.push(sftpCall<void>((cb) => sftp.fchown(handle, existing.uid, existing.gid, (err) => cb(err))).catch(() => undefined));
+        sent.push(sftpCall<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err))));
+      }
+      const closed = sftpCall<void>((cb) => sftp.close(handle, (err) => cb(err)));
+      const results = await Promise.allSettled([...sent, closed]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (chownSpec !== undefined) {
         const r = await this.run(sh`chown -- ${chownSpec} ${tmp}`);
         if (r.exitCode !== 0) throw new CommandError(`${this.host}: cannot upload ${remotePath}: ${r.stderr.trim()}`, r);
-      } else if (existing) {
-        const ex = existing;
-        // Keep the owner of the file being replaced where we may (as root); else it is ours.
-        await sftpCall<void>((cb) => sftp.chown(tmp, ex.uid, ex.gid, (err) => cb(err))).catch(() => undefined);
+        await sftpCall<void>((cb) => sftp.chmod(tmp, mode, (err) => cb(err)));
       }
-      const mode = opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-      // chmod after chown: chown clears set-id bits.
-      await sftpCall<void>((cb) => sftp.chmod(tmp, mode, (err) => cb(err)));
       await sftpCall<void>((cb) => sftp.ext_openssh_rename(tmp, remotePath, (err) => cb(err)));
     } catch (e) {
-      if (created) await sftpCall<void>((cb) => sftp.unlink(tmp, (err) => cb(err))).catch(() => undefined);
+      await unlinkTmp();
       throw this.fileError('upload', remotePath, e);
     }
   }

@@ -466,6 +466,21 @@ describe('files', () => {
     await c.upload(f, 'third', { mode: 0o600, owner: 'nobody', group: 'nogroup' });
     expect((await c.run(sh`stat -c '%a %U %G' ${f}`)).stdout).toBe('600 nobody nogroup\n');
     expect(readdirSync(dir).sort()).toEqual(['conf', 'new']);
+    // Replacing a file of another owner without an owner given keeps its owner and mode.
+    await c.upload(f, 'fourth');
+    expect((await c.run(sh`stat -c '%a %U %G' ${f}`)).stdout).toBe('600 nobody nogroup\n');
+    // Set-id bits survive the owner change (the mode is set after it).
+    await c.upload(join(dir, 'suid'), 'x', { mode: 0o4750, owner: 'nobody' });
+    expect((await c.run(sh`stat -c '%a %U' ${join(dir, 'suid')}`)).stdout).toBe('4750 nobody\n');
+    // Content of many write requests (random, odd size) arrives whole and in order.
+    const big = randomBytes(5 * 32 * 1024 + 777);
+    await c.upload(join(dir, 'big'), big);
+    expect(createHash('sha256').update(readFileSync(join(dir, 'big'))).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
+    await c.upload(join(dir, 'empty'), '');
+    expect(readFileSync(join(dir, 'empty'), 'utf8')).toBe('');
+    // A directory that does not exist: an error naming the path, nothing written.
+    await expect(c.upload(join(dir, 'missing', 'x'), 'x')).rejects.toThrow(/cannot upload .*missing\/x/);
+    expect(readdirSync(dir).sort()).toEqual(['big', 'conf', 'empty', 'new', 'suid']);
   });
 
   it('a reader never sees a partial file while it is replaced', async () => {
