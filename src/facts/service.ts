@@ -54,8 +54,11 @@ else
   ul_b64 def ${p.def}
   ul_b64 launcher ${p.launcher}
   if [ -e ${p.enabledFlag} ]; then echo enabled_flag=1; fi
-  ul_b64 start ${p.startfile}
-  ul_pid=$(head -c 32 ${p.pidfile} 2>/dev/null)
+  ul_st=
+  { IFS= read -r ul_st <${p.startfile}; } 2>/dev/null
+  case $ul_st in ''|*[!0-9]*) ;; *) echo "start_ticks=$ul_st" ;; esac
+  ul_pid=
+  { IFS= read -r ul_pid <${p.pidfile}; } 2>/dev/null
   case $ul_pid in ''|*[!0-9]*) ul_pid= ;; esac
   if [ -n "$ul_pid" ]; then
     echo "pid=$ul_pid"
@@ -132,7 +135,8 @@ export function parseServiceFacts(stdout: string): ServiceFacts {
   const pid = pidText !== undefined && /^\d+$/.test(pidText) ? Number(pidText) : null;
   const statText = b64('stat');
   const cmdlineText = b64('cmdline');
-  const start = b64('start');
+  const startTicks = kv.get('start_ticks');
+  const start = startTicks !== undefined && /^\d+$/.test(startTicks) ? startTicks : null;
   return {
     init,
     def: b64('def'),

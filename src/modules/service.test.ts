@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseServiceFacts, type ServiceFacts } from '../facts/service.js';
 import { checkParams } from './params.js';
-import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, service, unitText, type ServiceParams } from './service.js';
+import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, service, SERVICE_LIB, unitText, type ServiceParams } from './service.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 // Captured inside a private mount namespace: serviceFactCommand('ul-demo') with nothing defined;
@@ -17,8 +17,8 @@ import type { Action, Decision, ModuleDef } from './types.js';
 // and after a SIGKILL (a zombie: nobody had reaped it yet).
 const UNDEFINED = "init=supervised\n";
 const STOPPED = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\n";
-const RUNNING = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart=Nzg5NjA1Cg==\npid=8681\nstat=ODY4MSAoc2xlZXApIFMgMSA4NjgxIDg2ODEgMCAtMSA0MTk0MzA0IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDI5OTAwODAgNDI0IDE4NDQ2NzQ0MDczNzA5NTUxNjE1IDk0MzM4NzkxOTUyMzg0IDk0MzM4NzkxOTcwMzEzIDE0MDcyNTM5NTcyMjM4NCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCA5NDMzODc5MTk4NDQwMCA5NDMzODc5MTk4NTY2NCA5NDMzOTc0NTk3NjMyMCAxNDA3MjUzOTU3MjgwNTUgMTQwNzI1Mzk1NzI4MDY1IDE0MDcyNTM5NTcyODA2NSAxNDA3MjUzOTU3MzA0MDkgMAo=\ncmdline=c2xlZXAAMzAwAA==\n";
-const ZOMBIE = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart=Nzg5NjA1Cg==\npid=8681\nstat=ODY4MSAoc2xlZXApIFogMSA4NjgxIDg2ODEgMCAtMSA0MjI4MTA4IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDAgMCAxODQ0Njc0NDA3MzcwOTU1MTYxNSAwIDAgMCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCAwIDAgMCAwIDAgMCAwIDkK\ncmdline=\n";
+const RUNNING = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFMgMSA4NjgxIDg2ODEgMCAtMSA0MTk0MzA0IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDI5OTAwODAgNDI0IDE4NDQ2NzQ0MDczNzA5NTUxNjE1IDk0MzM4NzkxOTUyMzg0IDk0MzM4NzkxOTcwMzEzIDE0MDcyNTM5NTcyMjM4NCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCA5NDMzODc5MTk4NDQwMCA5NDMzODc5MTk4NTY2NCA5NDMzOTc0NTk3NjMyMCAxNDA3MjUzOTU3MjgwNTUgMTQwNzI1Mzk1NzI4MDY1IDE0MDcyNTM5NTcyODA2NSAxNDA3MjUzOTU3MzA0MDkgMAo=\ncmdline=c2xlZXAAMzAwAA==\n";
+const ZOMBIE = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFogMSA4NjgxIDg2ODEgMCAtMSA0MjI4MTA4IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDAgMCAxODQ0Njc0NDA3MzcwOTU1MTYxNSAwIDAgMCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCAwIDAgMCAwIDAgMCAwIDkK\ncmdline=\n";
 
 type Supervised = Extract<ServiceFacts, { init: 'supervised' }>;
 
@@ -423,5 +423,50 @@ describe('service (systemd): decide from systemctl words', () => {
     expect(described(decide({ name: 'ssh', enabled: false }, sd('active', 'enabled')))).toEqual(['systemctl disable ssh.service']);
     expect(decide({ name: 'x', state: 'started' }, sd('inactive', 'masked')).failed).toBe('service x: x.service is masked (systemctl unmask x.service)');
     expect(decide({ name: 'x', state: 'started' }, sd('inactive', 'not-found')).failed).toBe('service x: no unit x.service on this host (give exec to define it)');
+  });
+});
+
+describe('ul_alive (the shell library, in a real sh)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ul-alive-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Starts `sleep` under the name `name` (its command name in /proc/PID/stat); returns its PID and start time. */
+  function sleeper(name: string): { pid: number; start: string; stop: () => void } {
+    const link = join(dir, name);
+    execFileSync('ln', ['-s', execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(), link]);
+    const out = execFileSync('sh', ['-c', '"$1" 30 </dev/null >/dev/null 2>&1 & echo $!', 'sh', link], { encoding: 'utf8' });
+    const pid = Number(out.trim());
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
+    const start = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[19]!;
+    return { pid, start, stop: () => process.kill(pid, 'SIGKILL') };
+  }
+
+  const alive = (pid: number | string, start: string): number =>
+    spawnSync('sh', ['-c', `${SERVICE_LIB.text}\nul_alive "$1" "$2"`, 'sh', String(pid), start]).status ?? -1;
+
+  it('is true for the process started at that time, false for another start time, a gone process or no start time', () => {
+    const p = sleeper('plain');
+    try {
+      expect(alive(p.pid, p.start)).toBe(0);
+      expect(alive(p.pid, String(Number(p.start) + 1))).toBe(1);
+      expect(alive(p.pid, '')).toBe(1);
+    } finally {
+      p.stop();
+    }
+    expect(alive(999999999, p.start)).toBe(1);
+  });
+
+  it('reads a command name holding a newline and ") " right (the whole stat line)', () => {
+    const p = sleeper('a) b\nc) ');
+    try {
+      expect(execFileSync('cat', [`/proc/${p.pid}/stat`], { encoding: 'utf8' }).slice(0, -1)).toContain('\n');
+      expect(alive(p.pid, p.start)).toBe(0);
+      expect(alive(p.pid, String(Number(p.start) + 1))).toBe(1);
+    } finally {
+      p.stop();
+    }
   });
 });

@@ -62,18 +62,28 @@ chmod 0755 /usr/local/lib/underlay/hairpin-guard
 
 # Services, supervised as underlay's service module does where systemd does not run.
 ul_alive() {
+  ul_a=$1
   ul_want=$2
   [ -n "$ul_want" ] || return 1
-  ul_s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  ul_s=${ul_s##*") "}
-  set -- $ul_s
+  ul_s=
+  { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
+  set -- ${ul_s##*") "}
+  if [ $# -lt 20 ]; then
+    # a command name holding a newline: the whole file
+    ul_s=$(cat "/proc/$ul_a/stat" 2>/dev/null)
+    set -- ${ul_s##*") "}
+  fi
+  [ $# -ge 20 ] || return 1
   case $1 in Z|X|x) return 1 ;; esac
   [ "${20}" = "$ul_want" ]
 }
 ul_running() {
-  ul_p=$(head -c 32 "/run/underlay/$1.pid" 2>/dev/null) || return 1
+  ul_p=
+  ul_t=
+  { IFS= read -r ul_p <"/run/underlay/$1.pid"; } 2>/dev/null
   case $ul_p in ''|*[!0-9]*) return 1 ;; esac
-  ul_alive "$ul_p" "$(cat "/run/underlay/$1.start" 2>/dev/null)"
+  { IFS= read -r ul_t <"/run/underlay/$1.start"; } 2>/dev/null
+  ul_alive "$ul_p" "$ul_t"
 }
 # define NAME AFTER WORD...: the definition, the launcher and the enabled flag; AFTER is
 # the one service it starts after at boot, or - for none

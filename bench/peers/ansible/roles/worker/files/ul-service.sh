@@ -3,24 +3,33 @@
 # /run/underlay/NAME.{pid,start}, /var/log/underlay/NAME.log. POSIX sh functions, put in
 # front of the worker role's service tasks and handlers.
 ul_alive() {
+  ul_a=$1
   ul_want=$2
   [ -n "$ul_want" ] || return 1
-  ul_s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$ul_s" ] || return 1
-  ul_s=${ul_s##*") "}
-  set -- $ul_s
+  ul_s=
+  { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
+  set -- ${ul_s##*") "}
+  if [ $# -lt 20 ]; then
+    # a command name holding a newline: the whole file
+    ul_s=$(cat "/proc/$ul_a/stat" 2>/dev/null)
+    set -- ${ul_s##*") "}
+  fi
+  [ $# -ge 20 ] || return 1
   case $1 in Z|X|x) return 1 ;; esac
   [ "${20}" = "$ul_want" ]
 }
 ul_running() {
-  ul_p=$(head -c 32 "/run/underlay/$1.pid" 2>/dev/null)
+  ul_p=
+  ul_t=
+  { IFS= read -r ul_p <"/run/underlay/$1.pid"; } 2>/dev/null
   case $ul_p in ''|*[!0-9]*) return 1 ;; esac
-  ul_alive "$ul_p" "$(cat "/run/underlay/$1.start" 2>/dev/null)"
+  { IFS= read -r ul_t <"/run/underlay/$1.start"; } 2>/dev/null
+  ul_alive "$ul_p" "$ul_t"
 }
 ul_start() {
   ul_n=$1
-  mkdir -p /run/underlay /var/log/underlay || return 1
-  rm -f "/run/underlay/$ul_n.pid" "/run/underlay/$ul_n.start"
+  { [ -d /run/underlay ] && [ -d /var/log/underlay ]; } || mkdir -p /run/underlay /var/log/underlay || return 1
+  if [ -e "/run/underlay/$ul_n.pid" ] || [ -e "/run/underlay/$ul_n.start" ]; then rm -f "/run/underlay/$ul_n.pid" "/run/underlay/$ul_n.start"; fi
   echo "$(date '+%Y-%m-%dT%H:%M:%S%z') underlay: starting $ul_n" >>"/var/log/underlay/$ul_n.log"
   setsid sh "/etc/underlay/services/$ul_n.run" </dev/null >>"/var/log/underlay/$ul_n.log" 2>&1 &
   ul_i=0
@@ -38,8 +47,10 @@ ul_start_checked() {
 }
 # SIGTERM to the recorded process's group, up to 5 s, then SIGKILL (2 s more).
 ul_stop() {
-  ul_pid=$(head -c 32 "/run/underlay/$1.pid" 2>/dev/null)
-  ul_st=$(cat "/run/underlay/$1.start" 2>/dev/null)
+  ul_pid=
+  ul_st=
+  { IFS= read -r ul_pid <"/run/underlay/$1.pid"; } 2>/dev/null
+  { IFS= read -r ul_st <"/run/underlay/$1.start"; } 2>/dev/null
   if ul_alive "$ul_pid" "$ul_st"; then
     kill -s TERM -- "-$ul_pid" 2>/dev/null || kill -s TERM "$ul_pid" 2>/dev/null
     ul_i=0
