@@ -8,7 +8,6 @@ import {
   interfaceHealth,
   isNoRow,
   mapGet,
-  ovsFindCommand,
   ovsFindsCommand,
   ovsInterfaceCheckCommand,
   ovsListCommand,
@@ -28,9 +27,9 @@ function captured(cmd: string): ExecResult {
 }
 
 describe('ovs-vsctl --format=json', () => {
-  it('builds find and list commands with --db and --timeout', () => {
-    expect(ovsFindCommand(T, 'Interface', ['name', 'ofport', 'error'], ['name=br-int']).text).toBe(
-      `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30 --format=json --columns=name,ofport,error find Interface name=br-int`,
+  it('builds list commands with --db and --timeout', () => {
+    expect(ovsListCommand(T, 'Interface', 'br-int', ['name', 'ofport', 'error']).text).toBe(
+      `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30 --format=json --columns=name,ofport,error list Interface br-int`,
     );
     expect(ovsListCommand({}, 'open_vswitch', '.', ['external_ids']).text).toBe('ovs-vsctl --format=json --columns=external_ids list open_vswitch .');
   });

@@ -44,11 +44,6 @@ export function ovsVsctl(t: OvsTarget, args: ShellCommand): ShellCommand {
   return opts.length > 0 ? sh`ovs-vsctl ${opts} ${args}` : sh`ovs-vsctl ${args}`;
 }
 
-/** `ovs-vsctl --format=json --columns=C find TABLE COND...` (exit 0 with no rows when nothing matches). */
-export function ovsFindCommand(t: OvsTarget, table: string, columns: readonly string[], conditions: readonly string[]): ShellCommand {
-  return ovsVsctl(t, sh`--format=json ${`--columns=${columns.join(',')}`} find ${table} ${[...conditions]}`);
-}
-
 /** One `find` of ovsFindsCommand: `--columns=C find TABLE COND...` (every row when no condition). */
 export interface OvsFind {
   table: string;

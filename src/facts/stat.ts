@@ -54,11 +54,21 @@ export interface Stat extends StatInfo {
 
 const FMT = '%F|%a|%U|%G|%u|%g|%s|%Y|%h';
 
+/**
+ * Shell function `__ul_d PATH CHECKSUM`: what follows the lstat line of a PATH that is
+ * there (T: for a symlink's target, H: the sha256 when CHECKSUM is 1, K: where a symlink
+ * points). statCommand and statsCommand both describe a path with it.
+ */
+const DESCRIBE_FN = raw(
+  `__ul_d() { if [ -L "$1" ]; then LC_ALL=C stat -L -c 'T:${FMT}' -- "$1" 2>/dev/null || echo T:DANGLING; fi; ` +
+    `if [ "$2" = 1 ] && [ -f "$1" ]; then printf 'H:'; sha256sum < "$1" || echo ERROR; fi; ` +
+    `if [ -L "$1" ]; then printf 'K:'; readlink -- "$1" || exit 1; fi; }`,
+);
+
 /** One command describing `path` (not following a final symlink, but describing its target too). */
 export function statCommand(path: string, opts: { checksum?: boolean } = {}): ShellCommand {
   const p = path;
-  const hash = opts.checksum ? sh`if [ -f ${p} ]; then printf 'H:'; sha256sum < ${p} || echo ERROR; fi; ` : sh``;
-  return sh`if [ -e ${p} ] || [ -L ${p} ]; then LC_ALL=C stat -c ${'L:' + FMT} -- ${p} || exit 1; if [ -L ${p} ]; then LC_ALL=C stat -L -c ${'T:' + FMT} -- ${p} 2>/dev/null || echo T:DANGLING; fi; ${hash}if [ -L ${p} ]; then printf 'K:'; readlink -- ${p}; fi; else echo ABSENT; fi`;
+  return sh`${DESCRIBE_FN}; if [ -e ${p} ] || [ -L ${p} ]; then LC_ALL=C stat -c ${'L:' + FMT} -- ${p} || exit 1; __ul_d ${p} ${opts.checksum ? 1 : 0}; else echo ABSENT; fi`;
 }
 
 const TYPES: Record<string, FileType> = {
@@ -164,13 +174,6 @@ export interface Stats {
   uid?: number;
   stamp?: string;
 }
-
-/** Describes "$1" (already known to exist, or be a link) after its lstat; "$2" = 1: with its sha256. */
-const DESCRIBE_FN = raw(
-  `__ul_d() { if [ -L "$1" ]; then LC_ALL=C stat -L -c 'T:${FMT}' -- "$1" 2>/dev/null || echo T:DANGLING; fi; ` +
-  `if [ "$2" = 1 ] && [ -f "$1" ]; then printf 'H:'; sha256sum < "$1" || echo ERROR; fi; ` +
-  `if [ -L "$1" ]; then printf 'K:'; readlink -- "$1" || exit 1; fi; }`,
-);
 
 /** `printf` of a NUL-led section header: paths and link targets never hold a NUL byte. */
 function header(h: string): ShellCommand {
