@@ -294,12 +294,17 @@ describe.skipIf(capturing || !netnsAvailable())('network modules in network name
     nsExec(host.ns, 'ip link add late0 type veth peer name late1 && ip link set late0 master breth1 && ip link set late0 up && bridge link set dev late0 hairpin on');
     expect(await waitFor(() => hairpin()['late0'] === false, 1000, 20)).toBe(true);
 
-    // idle: no CPU time over 2 s while nothing changes
+    // idle: no CPU time over 2 s while nothing changes. The kernel's own follow-up events of
+    // the new port (carrier, IPv6 set-up) may still come in the first window; a guard that
+    // polled would use CPU in every window, so up to 3 windows are tried.
     await new Promise((r) => setTimeout(r, 500));
-    const before = cpuTicks(pid) + cpuTicks(monitorPid);
-    await new Promise((r) => setTimeout(r, 2000));
-    const after = cpuTicks(pid) + cpuTicks(monitorPid);
-    expect(after - before).toBe(0);
+    let used = -1;
+    for (let i = 0; i < 3 && used !== 0; i++) {
+      const before = cpuTicks(pid) + cpuTicks(monitorPid);
+      await new Promise((r) => setTimeout(r, 2000));
+      used = cpuTicks(pid) + cpuTicks(monitorPid) - before;
+    }
+    expect(used).toBe(0);
 
     // TERM by PID ends the guard and its monitor
     const exited = new Promise<number | null>((r) => guard.on('exit', (code) => r(code)));
