@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromRaw, generateEd25519 } from './sshkey.js';
+import { fromRaw, fromSeed, generateEd25519 } from './sshkey.js';
 
 /** Splits an openssh-key-v1 PEM into its public blob and private section. */
 function parse(pem: string): { pubBlob: Buffer; priv: Buffer; consumed: boolean } {
@@ -38,6 +38,18 @@ describe('generateEd25519', () => {
     expect(k.publicKey.startsWith(k.publicKeyNoComment)).toBe(true);
     const blob = Buffer.from(k.privateKey.split('\n').slice(1, -2).join(''), 'base64');
     expect(blob.subarray(0, 15).toString('latin1')).toBe('openssh-key-v1\0');
+  });
+
+  it('derives the public key of RFC 8032 test 1 from its seed', () => {
+    const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
+    const k = fromSeed(seed, '', 1);
+    const { pubBlob } = parse(k.privateKey);
+    expect(pubBlob.subarray(-32).toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+  });
+
+  it('makes a new key each time', () => {
+    const keys = new Set(Array.from({ length: 20 }, () => generateEd25519('x').publicKeyNoComment));
+    expect(keys.size).toBe(20);
   });
 
   it('pads the private section to 8 bytes with 1, 2, 3, ...', () => {

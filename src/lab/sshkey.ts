@@ -3,7 +3,7 @@
  * the private key as an unencrypted `openssh-key-v1` PEM block (PROTOCOL.key), the public
  * key as an `ssh-ed25519 AAAA... comment` line.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 export interface SshKeyPair {
   /** `-----BEGIN OPENSSH PRIVATE KEY-----` ... (write with mode 0600). */
@@ -25,14 +25,31 @@ function str(s: Buffer | string): Buffer {
   return Buffer.concat([u32(b.length), b]);
 }
 
+/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+/** SubjectPublicKeyInfo DER of an Ed25519 public key, up to its 32 bytes (RFC 8410). */
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * A new key pair: the seed is 32 random bytes, the public key is derived from it by
+ * OpenSSL (exported as SubjectPublicKeyInfo DER). Neither generateKeyPair nor a JWK export
+ * is used: in Node 20, exporting a generated Ed25519 key as JWK holds the key's mutex while
+ * allocating, and a garbage collection there that finalizes the finished key-generation
+ * job takes the same mutex: the process hangs for ever (seen in `lab up`).
+ */
 export function generateEd25519(comment: string): SshKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const pubJwk = publicKey.export({ format: 'jwk' });
-  const privJwk = privateKey.export({ format: 'jwk' });
-  if (!pubJwk.x || !privJwk.d) throw new TypeError('ed25519 key export gave no key material');
-  const pub = Buffer.from(pubJwk.x, 'base64url');
-  const seed = Buffer.from(privJwk.d, 'base64url');
-  return fromRaw(seed, pub, comment, randomBytes(4).readUInt32BE());
+  return fromSeed(randomBytes(32), comment, randomBytes(4).readUInt32BE());
+}
+
+/** The key pair of a 32-byte seed; `check` is the random checkint. */
+export function fromSeed(seed: Buffer, comment: string, check: number): SshKeyPair {
+  if (seed.length !== 32) throw new TypeError('an ed25519 seed is 32 bytes');
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  if (spki.length !== SPKI_ED25519_PREFIX.length + 32 || !spki.subarray(0, SPKI_ED25519_PREFIX.length).equals(SPKI_ED25519_PREFIX)) {
+    throw new TypeError('ed25519 public key export gave an unexpected encoding');
+  }
+  return fromRaw(seed, Buffer.from(spki.subarray(SPKI_ED25519_PREFIX.length)), comment, check);
 }
 
 /** Encodes raw key material (32-byte seed and public key); `check` is the random checkint. */
