@@ -1,9 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --optimize-for-size
+#!/usr/bin/env -S node --max-semi-space-size=8 --optimize-for-size --no-opt
 // V8 flags for a run that keeps one SSH connection and many short-lived objects per host:
 // --max-semi-space-size=8: the young generation grows to 2 x 8 MB instead of 2 x 16 MB;
-// --optimize-for-size: V8 favours memory over speed of its own code.
-// With 100 hosts the peak memory is 110 MB instead of about 155 MB (170 MB without either),
-// for about 10-25% more controller CPU and the same wall time (bench/README.md, Memory).
+// --optimize-for-size: V8 favours memory over speed of its own code;
+// --no-opt: no optimizing compiler (TurboFan). A run is seconds of short bursts of code
+// between network waits: compiling hot functions on background threads cost more CPU
+// than it saved.
+// With 100 hosts the peak memory is about 93 MB instead of about 155 MB (170 MB without
+// any), and the controller takes less CPU than with Node's defaults (bench/README.md, Memory).
 // the bundle of dist/cli/main.js (npm run build; .ci/bundle.js)
 import { main } from '../dist/cli/underlay.mjs';
 

@@ -44,9 +44,14 @@ export function parseBackupStamp(r: Pick<ExecResult, 'command' | 'exitCode' | 's
   return m[1]!;
 }
 
-/** The effective user id the commands run as (become included). */
+/**
+ * The effective user id the commands run as (become included), on one line. It is the
+ * second number of the `Uid:` line of /proc/self/status, read with the `read` builtin:
+ * /proc/self is then the shell itself, which runs as the commands do, and no process is
+ * started. Where that file cannot be read: `id -u`.
+ */
 export function effectiveUidCommand(): ShellCommand {
-  return sh`id -u`;
+  return sh`__ul_uid=; { while read -r __ul_k __ul_r __ul_e __ul_x; do if [ "$__ul_k" = Uid: ]; then __ul_uid=$__ul_e; break; fi; done </proc/self/status; } 2>/dev/null; if [ -n "$__ul_uid" ]; then echo "$__ul_uid"; else id -u; fi`;
 }
 
 export function parseEffectiveUid(r: Pick<ExecResult, 'command' | 'exitCode' | 'stdout' | 'stderr'>): number {

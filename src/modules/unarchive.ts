@@ -14,6 +14,7 @@
  * `--no-same-owner`. zip archives are not supported (tar only).
  */
 import { createHash } from 'node:crypto';
+import { effectiveUidCommand } from '../facts/content.js';
 import { sh, type ShellCommand } from '../transport/quote.js';
 import { parseChecksum, type DigestName } from './get_url.js';
 import type { Action, Decision, ExecResult, ModuleDef } from './types.js';
@@ -71,7 +72,7 @@ if [ -d ${p.dest} ]; then
   for ul_m in ${p.dest}/.underlay-unarchive.*; do [ -e "$ul_m" ] && echo "marker=\${ul_m##*/}"; done
 fi
 ${creates}
-echo "uid=$(id -u)"
+printf uid=; ${effectiveUidCommand()}
 if command -v tar >/dev/null 2>&1; then echo tar=1; fi
 ${src}`;
 }
