@@ -611,8 +611,13 @@ function collectVariables(prog: Program): string[] {
 // ---------------------------------------------------------------------------------------
 // Compilation and cache
 
+type TemplateFn = (ctx: unknown, opts?: { data?: Record<string, unknown> }) => string;
+
 interface Compiled {
-  fn: (ctx: unknown, opts?: { data?: Record<string, unknown> }) => string;
+  /** The template function, made from `spec` when first rendered. */
+  fn: TemplateFn | undefined;
+  /** What Handlebars' first compiler phase made of the template (checked already). */
+  spec: unknown;
   native: boolean;
 }
 
@@ -639,28 +644,47 @@ function compile(source: string, native: boolean): Compiled {
   const ast = parseTemplate(source);
   const isNative = native && ast.body.length === 1 && ast.body[0]!.type === 'MustacheStatement';
   new Rewriter(isNative).program(ast);
-  let fn: Compiled['fn'];
+  let spec: unknown;
   try {
-    // what Handlebars.compile does, eagerly, so that errors surface at check time
-    const e = env as unknown as { Compiler: CompilerCtor; JavaScriptCompiler: JsCompilerCtor };
-    const options = compileOptions();
-    const spec = new e.Compiler().compile(ast, options);
-    const code = new e.JavaScriptCompiler().compile(spec, options, undefined, true);
-    fn = env.template(code as TemplateSpecification) as unknown as Compiled['fn'];
+    // Handlebars' first phase (what Handlebars.compile does first), eagerly, so that its
+    // errors (unknown helpers among them) surface at check time. The second phase, the
+    // JavaScript of the template, is made when the template is first rendered: it cannot
+    // fail on what the first phase accepted, and it is most of the time compiling takes.
+    const e = env as unknown as { Compiler: CompilerCtor };
+    spec = new e.Compiler().compile(ast, compileOptions());
   } catch (err) {
-    const ex = err as { message?: string; lineNumber?: number; column?: number };
-    throw new TemplateFailure(`template error: ${String(ex.message ?? err).replace(/ - \d+:\d+$/, '')}`, ex.lineNumber, ex.column, err);
+    throw compileFailure(err);
   }
-  const compiled: Compiled = { fn, native: isNative };
+  const compiled: Compiled = { fn: undefined, spec, native: isNative };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, compiled);
   return compiled;
 }
 
+function compileFailure(err: unknown): TemplateFailure {
+  const ex = err as { message?: string; lineNumber?: number; column?: number };
+  return new TemplateFailure(`template error: ${String(ex.message ?? err).replace(/ - \d+:\d+$/, '')}`, ex.lineNumber, ex.column, err);
+}
+
+/** The template function of a compiled template (Handlebars' second phase, once). */
+function templateFn(compiled: Compiled): TemplateFn {
+  if (compiled.fn) return compiled.fn;
+  try {
+    const e = env as unknown as { JavaScriptCompiler: JsCompilerCtor };
+    const code = new e.JavaScriptCompiler().compile(compiled.spec, compileOptions(), undefined, true);
+    compiled.fn = env.template(code as TemplateSpecification) as unknown as TemplateFn;
+  } catch (err) {
+    throw compileFailure(err);
+  }
+  compiled.spec = undefined;
+  return compiled.fn;
+}
+
 function run(compiled: Compiled, vars: Record<string, unknown>): unknown {
   const box: { value: unknown } = { value: undefined };
+  const fn = templateFn(compiled);
   try {
-    const out = compiled.fn(vars, { data: { [BOX]: box } });
+    const out = fn(vars, { data: { [BOX]: box } });
     return compiled.native ? box.value : out;
   } catch (e) {
     if (e instanceof TemplateFailure) throw e;
