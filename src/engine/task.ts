@@ -22,6 +22,7 @@ import type { ShellCommand } from '../transport/quote.js';
 import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
 import { observationKey, type HostPipeline, type Speculation, type VarsClock } from './pipeline.js';
+import { applySteps } from './steps.js';
 
 export interface HostState {
   /** Registered results and set_fact values: the "host facts" precedence layer. */
@@ -371,7 +372,19 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       const pipe = x.pipeline?.host(target);
       pipe?.bump();
       try {
-        for (const action of decision.actions) {
+        for (const step of applySteps(decision.actions)) {
+          if (step.kind === 'uploads') {
+            // consecutive uploads go out together (steps.ts); the first failure fails the task
+            const done = await Promise.allSettled(
+              step.uploads.map((u) =>
+                ch.upload(u.path, u.content, { become, ...(u.mode !== undefined ? { mode: u.mode } : {}), ...(u.owner !== undefined ? { owner: u.owner } : {}), ...(u.group !== undefined ? { group: u.group } : {}) }),
+              ),
+            );
+            const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+            if (failed) throw failed.reason;
+            continue;
+          }
+          const action = step.action;
           if (action.kind === 'confirm') {
             const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
             outs.push(r);
@@ -379,10 +392,6 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
               const msg = `${action.describe}: not confirmed over a new connection within ${action.timeoutMs} ms${r.stderr ? `\n${tail(r.stderr)}` : ''}`;
               return { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } };
             }
-            continue;
-          }
-          if (action.kind === 'upload') {
-            await ch.upload(action.path, action.content, { become, ...(action.mode !== undefined ? { mode: action.mode } : {}), ...(action.owner !== undefined ? { owner: action.owner } : {}), ...(action.group !== undefined ? { group: action.group } : {}) });
             continue;
           }
           const timeoutMs = action.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
