@@ -616,8 +616,9 @@ type TemplateFn = (ctx: unknown, opts?: { data?: Record<string, unknown> }) => s
 interface Compiled {
   /** The template function, made from `spec` when first rendered. */
   fn: TemplateFn | undefined;
-  /** What Handlebars' first compiler phase made of the template (checked already). */
+  /** What Handlebars' first compiler phase made of the template (checked already), and its options. */
   spec: unknown;
+  options: Record<string, unknown> | undefined;
   native: boolean;
 }
 
@@ -645,17 +646,18 @@ function compile(source: string, native: boolean): Compiled {
   const isNative = native && ast.body.length === 1 && ast.body[0]!.type === 'MustacheStatement';
   new Rewriter(isNative).program(ast);
   let spec: unknown;
+  const options = compileOptions();
   try {
     // Handlebars' first phase (what Handlebars.compile does first), eagerly, so that its
     // errors (unknown helpers among them) surface at check time. The second phase, the
     // JavaScript of the template, is made when the template is first rendered: it cannot
     // fail on what the first phase accepted, and it is most of the time compiling takes.
     const e = env as unknown as { Compiler: CompilerCtor };
-    spec = new e.Compiler().compile(ast, compileOptions());
+    spec = new e.Compiler().compile(ast, options);
   } catch (err) {
     throw compileFailure(err);
   }
-  const compiled: Compiled = { fn: undefined, spec, native: isNative };
+  const compiled: Compiled = { fn: undefined, spec, options, native: isNative };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, compiled);
   return compiled;
@@ -671,12 +673,14 @@ function templateFn(compiled: Compiled): TemplateFn {
   if (compiled.fn) return compiled.fn;
   try {
     const e = env as unknown as { JavaScriptCompiler: JsCompilerCtor };
-    const code = new e.JavaScriptCompiler().compile(compiled.spec, compileOptions(), undefined, true);
+    // the options object the first phase saw (and completed), as Handlebars.compile does
+    const code = new e.JavaScriptCompiler().compile(compiled.spec, compiled.options, undefined, true);
     compiled.fn = env.template(code as TemplateSpecification) as unknown as TemplateFn;
   } catch (err) {
     throw compileFailure(err);
   }
   compiled.spec = undefined;
+  compiled.options = undefined;
   return compiled.fn;
 }
 
