@@ -11,6 +11,7 @@ import type { Secrets } from '../vars/secrets.js';
 import type { HostChannel } from './channel.js';
 import { EventBus, foldRecap, type EngineEvent, type HostStats } from './events.js';
 import { HostVars } from './hostvars.js';
+import { runFollowUps } from './followup.js';
 import { HostPipeline, VarsClock } from './pipeline.js';
 import { tagSelected } from './tags.js';
 import { executeTask, type HostState, type TaskOutcome } from './task.js';
@@ -220,13 +221,64 @@ class Run {
           afterTask();
         }
       }
-      if (!stopPlay || !play.anyErrorsFatal) await this.flushHandlers(play, active(), hv);
+      // what the section started, checked once due (followup.ts), then its handlers
+      await this.finishChecks(play, hosts);
+      afterTask();
+      if (!stopPlay || !play.anyErrorsFatal) {
+        await this.flushHandlers(play, active(), hv);
+        await this.finishChecks(play, hosts);
+        afterTask();
+      }
     }
     if (stopPlay) {
       this.opts.bus.emit({ type: 'warning', msg: `play '${play.name}' stopped: ${play.anyErrorsFatal ? 'any_errors_fatal' : 'max_fail_percentage'} reached` });
       return false;
     }
     return true;
+  }
+
+  /**
+   * Runs the hosts' follow-up checks still pending (waiting until they are due) as a task
+   * line of its own: `ok` where they hold; where one does not, the host fails.
+   */
+  private async finishChecks(play: Play, hosts: string[]): Promise<void> {
+    const pending = hosts.filter((h) => {
+      const s = this.state(h);
+      return !s.failed && !s.unreachable && (s.checks?.length ?? 0) > 0;
+    });
+    if (pending.length === 0) return;
+    const started = Date.now();
+    const task = 'follow-up checks';
+    const taskId = `${play.file}:${play.loc.line}#follow-up`;
+    this.opts.bus.emit({ type: 'task_start', play: play.name, task, taskId, hosts: pending, handler: false, file: play.file, line: play.loc.line });
+    await Promise.all(
+      pending.map((h) =>
+        this.sem.run(async () => {
+          const s = this.state(h);
+          const t0 = Date.now();
+          const outcomes = await runFollowUps(s.checks ?? [], (target) => this.channel(target), () => true);
+          const failed = outcomes.filter((o) => !o.ok);
+          if (failed.length > 0) {
+            s.failed = true;
+            s.checks = [];
+          }
+          const msg = failed.length > 0 ? failed.map((o) => this.opts.secrets.mask(o.msg ?? '')).join('\n') : outcomes.map((o) => o.check.describe).join('; ');
+          this.opts.bus.emit({
+            type: 'host_result',
+            play: play.name,
+            task,
+            taskId,
+            host: h,
+            status: failed.length > 0 ? 'failed' : 'ok',
+            changed: false,
+            msg,
+            durationMs: Date.now() - t0,
+            result: { changed: false, failed: failed.length > 0, msg },
+          });
+        }),
+      ),
+    );
+    this.opts.bus.emit({ type: 'task_end', play: play.name, task, taskId, durationMs: Date.now() - started });
   }
 
   private shouldRun(task: Task): boolean {

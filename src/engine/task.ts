@@ -23,6 +23,7 @@ import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
 import { observationKey, type HostPipeline, type Speculation, type VarsClock } from './pipeline.js';
 import { applySteps } from './steps.js';
+import { pendingCheck, runFollowUps, type PendingCheck } from './followup.js';
 
 export interface HostState {
   /** Registered results and set_fact values: the "host facts" precedence layer. */
@@ -35,6 +36,8 @@ export interface HostState {
   notified: Set<string>;
   /** Check mode: changes reported (and not applied) so far on this host. */
   pendingChanges?: number;
+  /** Follow-up checks of applied actions, not run yet (followup.ts). */
+  checks?: PendingCheck[];
 }
 
 export interface TaskOutcome {
@@ -163,6 +166,29 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
       ...(a.unpredictable ? { unpredictable: true } : {}),
     });
   };
+
+  // The host's follow-up checks due by now, and those this task must wait for (its module's
+  // key; every pending one when the key cannot be known yet): a failed one fails the task.
+  if (state.checks && state.checks.length > 0) {
+    // null: no key (only the due ones); undefined: a key not known before the task runs
+    // (a parameter that renders only then, e.g. from the loop item): wait for them all
+    let key: string | undefined | null = null;
+    if (def.followUpKey) {
+      const args = renderSafe(task.args, x.vars);
+      const k = isPlainObject(args) ? def.followUpKey(args) : undefined;
+      key = !isPlainObject(args) || (k !== undefined && k.includes('{{')) ? undefined : (k ?? null);
+    }
+    const outcomes = await runFollowUps(state.checks, x.channel, (c, now) => c.due <= now || key === undefined || (key !== null && c.key === key));
+    const failed = outcomes.filter((o) => !o.ok);
+    if (failed.length > 0) {
+      const msg = failed.map((o) => x.secrets.mask(o.msg ?? '')).join('\n');
+      state.failed = true;
+      state.checks = [];
+      const registered = { failed: true, changed: false, msg };
+      emit('failed', { msg, result: registered }, { durationMs: Date.now() - started });
+      return { status: 'failed', changed: false, registered };
+    }
+  }
 
   let outcome: { status: HostStatus; changed: boolean; registered: Record<string, unknown>; facts?: Record<string, unknown> };
   if (task.loop !== undefined) {
@@ -408,6 +434,7 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
           }
         }
         if (decision.finish) result = { ...result, ...decision.finish(outs) };
+        if (decision.followUp) (x.state.checks ??= []).push(pendingCheck(decision.followUp, { target, become, title: x.title, now: Date.now() }));
       } finally {
         pipe?.bump();
       }

@@ -43,7 +43,7 @@ describe('service (supervised): decide from captured facts', () => {
     expect(d.changed).toBe(true);
     expect(described(d)).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run', 'start ul-demo']);
     expect(d.actions[2]).toMatchObject({ kind: 'upload', mode: 0o755 });
-    expect(runText(d, 3)).toContain('ul_start ul-demo\nsleep 0.25\nif ul_running ul-demo; then');
+    expect(runText(d, 3)).toContain('ul_start ul-demo\nif ul_running ul-demo; then');
     expect(d.msg).toBe('ul-demo: defined, started');
     expect(d.diff?.[0]?.path).toBe('/etc/underlay/services/ul-demo.json');
     expect(d.finish?.([{ command: '', exitCode: 0, stdout: 'pid=4242\n', stderr: '', durationMs: 1 }])).toEqual({ pid: 4242 });
@@ -166,8 +166,17 @@ describe('service (supervised): decide from captured facts', () => {
     expect(decide({ ...DEMO, workdir: 'rel', state: 'started' }, sup(UNDEFINED)).failed).toBe('service ul-demo: workdir must be an absolute path');
     expect(decide({ ...DEMO, settle: 61, state: 'started' }, sup(UNDEFINED)).failed).toBe('service ul-demo: settle must be between 0 and 60 seconds (got 61)');
     expect(decide({ ...DEMO, settle: -1, state: 'started' }, sup(UNDEFINED)).failed).toMatch(/settle must be between 0 and 60/);
-    expect(runText(decide({ ...DEMO, settle: 2.5, state: 'started' }, sup(STOPPED)), 0)).toContain('ul_start ul-demo\nsleep 2.5\nif ul_running');
-    expect(runText(decide({ ...DEMO, settle: 0, state: 'started' }, sup(STOPPED)), 0)).toContain('ul_start ul-demo\nsleep 0\nif ul_running');
+    // the start checks at once; `settle` later, the follow-up check (none with 0)
+    const later = decide({ ...DEMO, settle: 2.5, state: 'started' }, sup(STOPPED));
+    expect(runText(later, 0)).toContain('ul_start ul-demo\nif ul_running ul-demo; then');
+    expect(runText(later, 0)).not.toContain('sleep 2.5');
+    expect(later.followUp).toMatchObject({ afterMs: 2500, describe: 'ul-demo still runs 2.5 s after its start', key: 'service:ul-demo' });
+    expect(later.followUp!.cmd.text).toContain('if ! ul_running ul-demo; then');
+    expect(decide({ ...DEMO, state: 'started' }, sup(STOPPED)).followUp).toMatchObject({ afterMs: 250, describe: 'ul-demo still runs 0.25 s after its start' });
+    expect(decide({ ...DEMO, settle: 0, state: 'started' }, sup(STOPPED)).followUp).toBeUndefined();
+    // nothing started: no check
+    expect(decide({ ...DEMO, state: 'stopped' }, sup(STOPPED)).followUp).toBeUndefined();
+    expect(service.followUpKey!({ name: 'kubelet.service' })).toBe('service:kubelet');
     const { errors } = checkParams(service as unknown as ModuleDef, { name: 'x' }, { loadTime: false });
     expect(errors.map((e) => e.message)).toEqual(["module 'service': one of state, enabled, exec is required"]);
   });

@@ -38,8 +38,11 @@
  * - stop: SIGTERM to the recorded process (to its process group: setsid made it the
  *   leader, so its children stop too), up to 5 s in 50 ms steps, then SIGKILL (2 s more).
  *   The PID is checked again right before signalling; nothing is ever killed by name.
- * - start: launch, wait (bounded) for the pidfile, wait `settle` seconds (default 0.25),
- *   check once: a program that died fails the task with the end of its log.
+ * - start: launch, wait (bounded) for the pidfile, check that the program runs (one that
+ *   died already fails the task with the end of its log). `settle` seconds later (default
+ *   0.25) it is checked again (Decision.followUp): the host's next tasks go on meanwhile,
+ *   and a program that died by then fails the host with the end of its log, on a result
+ *   line of its own. A later `service` task of the same name waits for that check first.
  * - restarted: stop + start, always changed; reloaded: SIGHUP (start when not running),
  *   always changed.
  *
@@ -76,7 +79,7 @@ export interface ServiceParams extends Record<string, unknown> {
   settle?: number;
 }
 
-/** Seconds a started supervised program must stay up before the start counts as done. */
+/** Seconds a started supervised program must stay up (checked then, while the host goes on). */
 export const DEFAULT_SETTLE = 0.25;
 
 export type ServiceObserved = ServiceFacts;
@@ -366,16 +369,29 @@ function unitRuntime(text: string): string {
   return out.join('\n');
 }
 
-function startCmd(name: string, settleSeconds: number): ShellCommand {
+function startCmd(name: string): ShellCommand {
   const p = servicePaths(name);
-  const settle = settleSeconds.toFixed(3).replace(/\.?0+$/, '') || '0';
   return sh`${SERVICE_LIB}
 ul_start ${name}
-sleep ${settle}
 if ul_running ${name}; then
   echo "pid=$ul_p"
 else
   echo ${`service ${name} exited right after it was started; the end of ${p.log}:`} >&2
+  tail -n 20 ${p.log} >&2
+  exit 1
+fi`;
+}
+
+function secondsText(s: number): string {
+  return s.toFixed(3).replace(/\.?0+$/, '') || '0';
+}
+
+/** The check `settle` seconds after a start (read-only): the program still runs. */
+export function settleCheckCmd(name: string, settleSeconds: number): ShellCommand {
+  const p = servicePaths(name);
+  return sh`${SERVICE_LIB}
+if ! ul_running ${name}; then
+  echo ${`service ${name} exited within ${secondsText(settleSeconds)} s of its start; the end of ${p.log}:`} >&2
   tail -n 20 ${p.log} >&2
   exit 1
 fi`;
@@ -579,9 +595,9 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));
     done.push('disabled');
   }
-  // Starting waits at most 2 s + settle (<= 60 s), stopping up to 7 s: bounded above these.
+  // Starting waits at most 2 s, stopping up to 7 s: bounded above these.
   const stop = proc ? run(stopCmd(p.name, proc.pid, proc.starttime, proc.groupLeader), `stop ${p.name} (pid ${proc.pid})`, 30_000) : undefined;
-  const start = run(startCmd(p.name, p.settle ?? DEFAULT_SETTLE), `start ${p.name}`, 90_000);
+  const start = run(startCmd(p.name), `start ${p.name}`, 90_000);
   let always = false;
   let after: 'started' | 'stopped' = proc ? 'started' : 'stopped';
   switch (p.state) {
@@ -623,6 +639,11 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   const changed = always || actions.length > 0;
   const starts = actions.includes(start);
   const restarts = starts && stop !== undefined && actions.includes(stop);
+  const settle = p.settle ?? DEFAULT_SETTLE;
+  const followUp =
+    starts && settle > 0
+      ? { followUp: { cmd: settleCheckCmd(p.name, settle), afterMs: Math.round(settle * 1000), describe: `${p.name} still runs ${secondsText(settle)} s after its start`, key: serviceKey(p.name) } }
+      : {};
   return {
     changed,
     actions,
@@ -630,7 +651,13 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     msg: changed ? `${p.name}: ${done.join(', ')}` : `${p.name} is ${proc ? `running (pid ${proc.pid})` : 'stopped'}${p.enabled !== undefined ? `, ${enabled ? 'enabled' : 'disabled'}` : ''}`,
     result: result(after, enabled, starts, restarts),
     ...(starts ? { finish: pidFinish } : {}),
+    ...followUp,
   };
+}
+
+/** The follow-up key of a service (Decision.followUp, ModuleDef.followUpKey). */
+function serviceKey(name: string): string {
+  return `service:${name.replace(/\.service$/, '')}`;
 }
 
 export const service: ModuleDef<ServiceParams, ServiceObserved> = {
@@ -659,10 +686,13 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
       },
       settle: {
         type: 'float',
-        description: `Supervised services: seconds a started program must stay up before the start counts as done (a program that exits within them fails the task with the end of its log); 0 to 60, default ${DEFAULT_SETTLE}. Ignored under systemd, whose start waits for the unit's own readiness.`,
+        description: `Supervised services: seconds a started program must stay up. It is checked that long after the start, while the host's next tasks go on (a later service task of the same name waits for the check); a program that exited by then fails the host with the end of its log. 0 (no check) to 60, default ${DEFAULT_SETTLE}. Ignored under systemd, whose start waits for the unit's own readiness.`,
       },
     },
     requiredOneOf: [['state', 'enabled', 'exec']],
+  },
+  followUpKey(params) {
+    return typeof params['name'] === 'string' ? serviceKey(params['name']) : undefined;
   },
   async observe(ctx, p) {
     const name = p.name.replace(/\.service$/, '');

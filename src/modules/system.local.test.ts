@@ -103,6 +103,12 @@ async function runTask<P extends Record<string, unknown>, O>(
       }
     }
     if (decision.finish) result = { ...result, ...decision.finish(outs) };
+    // the follow-up check, when due (the engine runs the host's next tasks meanwhile)
+    if (decision.followUp) {
+      await new Promise((r) => setTimeout(r, decision.followUp!.afterMs));
+      const r = await ch.run(decision.followUp.cmd);
+      if (r.exitCode !== 0) return { decision, changed: true, failed: `${decision.followUp.describe}: no\n${r.stderr || r.stdout}`, result, outs };
+    }
   }
   return { decision, changed: decision.changed, result, outs };
 }
@@ -283,11 +289,19 @@ describe.skipIf(!isRoot || !have('unshare') || !have('nsenter') || !have('setsid
     expect(alive(holder.pid!)).toBe(true);
   });
 
-  it('a program that exits at once fails the start with the end of its log', async () => {
+  it('a program that exits at once fails with the end of its log (at the start, or at the follow-up check)', async () => {
     const r = await runTask(service, { name: 'ul-broken', exec: ['sh', '-c', 'echo "boom: no config" >&2; exit 3'], state: 'started' }, ch);
-    expect(r.failed).toMatch(/start ul-broken: exit code 1/);
-    expect(r.failed).toMatch(/exited right after it was started/);
+    // gone before the start looked (the start fails), or right after (the check fails)
+    expect(r.failed).toMatch(/start ul-broken: exit code 1[\s\S]*exited right after it was started|ul-broken still runs 0\.25 s after its start: no\n.*exited within 0\.25 s of its start/);
     expect(r.failed).toMatch(/boom: no config/);
+  });
+
+  it('a program that exits within settle fails the follow-up check, not the start', async () => {
+    const r = await runTask(service, { name: 'ul-shortlived', exec: ['sh', '-c', 'sleep 0.3; echo "lost the lock" >&2; exit 1'], state: 'started', settle: 0.8 }, ch);
+    expect(r.decision.followUp?.describe).toBe('ul-shortlived still runs 0.8 s after its start');
+    expect(r.outs.at(-1)?.exitCode).toBe(0);
+    expect(r.failed).toMatch(/^ul-shortlived still runs 0\.8 s after its start: no\nservice ul-shortlived exited within 0\.8 s of its start; the end of \/var\/log\/underlay\/ul-shortlived\.log:/);
+    expect(r.failed).toMatch(/lost the lock/);
   });
 
   it('a program that ignores SIGTERM is killed after the grace period', async () => {

@@ -104,6 +104,24 @@ export interface Decision {
    * command module's rc/stdout). Called with one ExecResult per `run` action applied.
    */
   finish?: (results: ExecResult[]) => Record<string, unknown>;
+  /**
+   * A read-only check of what the applied actions did, to run on the host `afterMs` after
+   * them (e.g. that a started program still runs a moment later). The engine goes on with
+   * the host's next tasks meanwhile and runs the check once it is due: before a later task
+   * of the host, at the latest at the end of the play's section and after its handlers,
+   * and before any later task whose `followUpKey` is `key` (waiting for it then). A check
+   * that exits non-zero fails the host, with its own result line. Not in check mode.
+   */
+  followUp?: FollowUp;
+}
+
+export interface FollowUp {
+  cmd: ShellCommand;
+  afterMs: number;
+  /** What it checks, as its result line says it: `kubelet still runs 0.25 s after its start`. */
+  describe: string;
+  /** Later tasks with this key wait for the check first (see ModuleDef.followUpKey). */
+  key: string;
 }
 
 /** What a module may do while observing: read-only commands and reads. */
@@ -142,6 +160,11 @@ export interface ModuleDef<P extends Record<string, unknown> = Record<string, un
    * stale: the observations of the tasks after it are not taken before it ran.
    */
   pipelineBarrier?: boolean;
+  /**
+   * The key of the follow-up checks (Decision.followUp) a task of this module must wait
+   * for before it runs, from its rendered parameters (e.g. `service:kubelet`).
+   */
+  followUpKey?(params: Record<string, unknown>): string | undefined;
   /** Pure: given the parameters and what was observed, what must change. */
   decide(params: P, observed: O, env: { checkMode: boolean; vars: Record<string, unknown> }): Decision;
 }

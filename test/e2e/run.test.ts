@@ -3,7 +3,8 @@
  * module converges; a second run changes nothing; --check on fresh hosts reports the changes
  * and changes nothing; --diff shows file diffs; --limit touches only the selected hosts; a
  * changed host key is refused; a host whose sshd is stopped is reported unreachable while
- * the others finish; a secret never appears in any output.
+ * the others finish; a secret never appears in any output; a program that exits within its
+ * `settle` fails its host at the follow-up check.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -189,6 +190,55 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
     expect(Object.keys(recapOf(r))).toEqual(['worker2']);
     expect(workers.map((w) => onHost(w, 'test -e /root/limited && echo yes || echo no').out.trim())).toEqual(['no', 'yes', 'no']);
     onHost('worker2', 'rm -f /root/limited');
+  });
+
+  it('settle: a program that exits within it fails its host at the follow-up check, after the tasks that ran meanwhile; a later task of the same service waits for the check', () => {
+    const fpb = join(dir, 'followup.yml');
+    writeFileSync(
+      fpb,
+      `- hosts: worker1
+  gather_facts: false
+  tasks:
+    - name: start a program that exits within settle
+      service: { name: ul-e2e-brief, exec: ["sh", "-c", "sleep 0.4; echo gave up >&2; exit 1"], state: started, settle: 1.5 }
+    - name: meanwhile
+      command: touch /root/ul-e2e-meanwhile
+    - name: wait past settle
+      command: sleep 2
+    - name: not run
+      command: touch /root/ul-e2e-never
+- hosts: worker2
+  gather_facts: false
+  tasks:
+    - name: start a program that stays up
+      service: { name: ul-e2e-steady, exec: "sleep 100000", state: started, settle: 1 }
+    - name: restart it at once
+      service: { name: ul-e2e-steady, state: restarted, settle: 0.5 }
+`,
+    );
+    try {
+      const r = underlay(['run', fpb, '-i', lab!.inventoryPath, '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(2);
+      const result = (task: string, host: string) => r.events.find((e) => e['type'] === 'host_result' && e['task'] === task && e['host'] === host);
+      // worker1: the start and the task after it went on; the check, due before 'not run', fails it
+      expect(result('start a program that exits within settle', 'worker1')).toMatchObject({ status: 'changed' });
+      expect(result('meanwhile', 'worker1')).toMatchObject({ status: 'changed' });
+      expect(result('not run', 'worker1')).toMatchObject({ status: 'failed' });
+      expect(result('not run', 'worker1')!['msg']).toMatch(
+        /^ul-e2e-brief still runs 1\.5 s after its start: no \(checked after 'start a program that exits within settle'\)\nservice ul-e2e-brief exited within 1\.5 s of its start; the end of \/var\/log\/underlay\/ul-e2e-brief\.log:[\s\S]*gave up/,
+      );
+      expect(onHost('worker1', 'test -e /root/ul-e2e-meanwhile && echo yes; test -e /root/ul-e2e-never && echo never; true').out.trim()).toBe('yes');
+      expect(recapOf(r)['worker1']).toMatchObject({ failed: 1 });
+      // worker2: the restart waited for the start's check (1 s), then its own check ran at the end
+      expect(result('restart it at once', 'worker2')).toMatchObject({ status: 'changed' });
+      expect(result('restart it at once', 'worker2')!['durationMs']).toBeGreaterThanOrEqual(850);
+      expect(result('follow-up checks', 'worker2')).toMatchObject({ status: 'ok', msg: 'ul-e2e-steady still runs 0.5 s after its start' });
+      expect(recapOf(r)['worker2']).toMatchObject({ failed: 0, changed: 2 });
+    } finally {
+      onHost('worker1', 'rm -f /root/ul-e2e-meanwhile /root/ul-e2e-never');
+      onHost('worker2', '[ -f /run/underlay/ul-e2e-steady.pid ] && kill "$(cat /run/underlay/ul-e2e-steady.pid)"; true');
+    }
   });
 
   it('a secret never appears in terminal output, JSON events, errors or diffs', () => {

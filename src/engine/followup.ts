@@ -1,0 +1,87 @@
+/**
+ * Follow-up checks (Decision.followUp): a read-only command a module asks to run on the
+ * host some time after its actions, e.g. that a started program still runs 0.25 s later.
+ * The host goes on with its next tasks meanwhile. A check runs once it is due, at the
+ * first of:
+ * - the start of a later task of the host (the checks due by then, in one round trip per
+ *   target; a later task whose module's followUpKey equals the check's key waits for it);
+ * - the end of the play's section, and again after its handlers (waiting for the rest).
+ * A failing check fails the host: at the start of a task, that task fails on the host with
+ * the check's message; at the end of a section, on a result line of its own.
+ */
+import type { FollowUp } from '../modules/types.js';
+import type { ShellCommand } from '../transport/quote.js';
+import type { HostChannel } from './channel.js';
+
+/** A follow-up check waiting to run. */
+export interface PendingCheck {
+  /** When it may run (ms since the epoch). */
+  due: number;
+  cmd: ShellCommand;
+  become: boolean;
+  /** The host it runs on (the task's delegate_to target, or the host). */
+  target: string;
+  describe: string;
+  key: string;
+  /** The title of the task that made it, for messages. */
+  title: string;
+}
+
+export interface CheckOutcome {
+  check: PendingCheck;
+  ok: boolean;
+  /** Why it failed: the check, the task that made it, the command's stderr. */
+  msg?: string;
+  durationMs: number;
+}
+
+export function pendingCheck(f: FollowUp, at: { target: string; become: boolean; title: string; now: number }): PendingCheck {
+  return { due: at.now + Math.max(0, f.afterMs), cmd: f.cmd, become: at.become, target: at.target, describe: f.describe, key: f.key, title: at.title };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Takes the checks `pick` selects out of `pending` (the host's list, changed in place),
+ * waits until the last of them is due, and runs them: those of one target and become in
+ * one round trip. One outcome per check taken.
+ */
+export async function runFollowUps(
+  pending: PendingCheck[],
+  channel: (target: string) => Promise<HostChannel>,
+  pick: (c: PendingCheck, now: number) => boolean,
+): Promise<CheckOutcome[]> {
+  const now = Date.now();
+  const picked = pending.filter((c) => pick(c, now));
+  if (picked.length === 0) return [];
+  for (const c of picked) pending.splice(pending.indexOf(c), 1);
+  const wait = Math.max(...picked.map((c) => c.due)) - Date.now();
+  if (wait > 0) await sleep(wait);
+  const groups = new Map<string, PendingCheck[]>();
+  for (const c of picked) {
+    const k = `${c.become ? 'B' : 'U'}${c.target}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  const out: CheckOutcome[] = [];
+  await Promise.all(
+    [...groups.values()].map(async (cs) => {
+      const t0 = Date.now();
+      try {
+        const ch = await channel(cs[0]!.target);
+        const rs = await ch.runBatch(
+          cs.map((c) => c.cmd),
+          { become: cs[0]!.become },
+        );
+        rs.forEach((r, i) => {
+          const c = cs[i]!;
+          const why = (r.stderr || r.stdout).trim();
+          out.push(r.exitCode === 0 ? { check: c, ok: true, durationMs: Date.now() - t0 } : { check: c, ok: false, msg: `${c.describe}: no (checked after '${c.title}')${why ? `\n${why}` : ''}`, durationMs: Date.now() - t0 });
+        });
+      } catch (e) {
+        for (const c of cs) out.push({ check: c, ok: false, msg: `${c.describe}: cannot check (after '${c.title}'): ${errMessage(e)}`, durationMs: Date.now() - t0 });
+      }
+    }),
+  );
+  return out;
+}
