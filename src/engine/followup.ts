@@ -7,7 +7,8 @@
  *   target; a later task whose module's followUpKey equals the check's key waits for it);
  * - the end of the play's section, and again after its handlers (waiting for the rest).
  * A failing check fails the host: at the start of a task, that task fails on the host with
- * the check's message; at the end of a section, on a result line of its own.
+ * the check's message; at the end of a section, on a result line of its own. When the task
+ * that made it has ignore_errors, a failing check is a warning instead.
  */
 import type { FollowUp } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
@@ -25,6 +26,8 @@ export interface PendingCheck {
   key: string;
   /** The title of the task that made it, for messages. */
   title: string;
+  /** That task has ignore_errors: a failing check is a warning, not a failure of the host. */
+  ignoreErrors: boolean;
 }
 
 export interface CheckOutcome {
@@ -35,8 +38,8 @@ export interface CheckOutcome {
   durationMs: number;
 }
 
-export function pendingCheck(f: FollowUp, at: { target: string; become: boolean; title: string; now: number }): PendingCheck {
-  return { due: at.now + Math.max(0, f.afterMs), cmd: f.cmd, become: at.become, target: at.target, describe: f.describe, key: f.key, title: at.title };
+export function pendingCheck(f: FollowUp, at: { target: string; become: boolean; title: string; now: number; ignoreErrors?: boolean }): PendingCheck {
+  return { due: at.now + Math.max(0, f.afterMs), cmd: f.cmd, become: at.become, target: at.target, describe: f.describe, key: f.key, title: at.title, ignoreErrors: at.ignoreErrors ?? false };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -257,7 +257,8 @@ class Run {
           const s = this.state(h);
           const t0 = Date.now();
           const outcomes = await runFollowUps(s.checks ?? [], (target) => this.channel(target), () => true);
-          const failed = outcomes.filter((o) => !o.ok);
+          for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) this.opts.bus.emit({ type: 'warning', host: h, msg: `${this.opts.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
+          const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
           if (failed.length > 0) {
             s.failed = true;
             s.checks = [];

@@ -173,13 +173,19 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
     // null: no key (only the due ones); undefined: a key not known before the task runs
     // (a parameter that renders only then, e.g. from the loop item): wait for them all
     let key: string | undefined | null = null;
-    if (def.followUpKey) {
+    // a task its `when` skips waits for nothing (a loop's `when` is per item: it may run)
+    const skipped = task.loop === undefined && task.when.length > 0 && (() => {
+      const w = conditionsHold(task.when, x.vars);
+      return w.ok && !w.value;
+    })();
+    if (def.followUpKey && !skipped) {
       const args = renderSafe(task.args, x.vars);
       const k = isPlainObject(args) ? def.followUpKey(args) : undefined;
       key = !isPlainObject(args) || (k !== undefined && k.includes('{{')) ? undefined : (k ?? null);
     }
     const outcomes = await runFollowUps(state.checks, x.channel, (c, now) => c.due <= now || key === undefined || (key !== null && c.key === key));
-    const failed = outcomes.filter((o) => !o.ok);
+    for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) x.bus.emit({ type: 'warning', host: x.host, msg: `${x.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
+    const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
     if (failed.length > 0) {
       const msg = failed.map((o) => x.secrets.mask(o.msg ?? '')).join('\n');
       state.failed = true;
@@ -434,7 +440,7 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
           }
         }
         if (decision.finish) result = { ...result, ...decision.finish(outs) };
-        if (decision.followUp) (x.state.checks ??= []).push(pendingCheck(decision.followUp, { target, become, title: x.title, now: Date.now() }));
+        if (decision.followUp) (x.state.checks ??= []).push(pendingCheck(decision.followUp, { target, become, title: x.title, now: Date.now(), ignoreErrors: Boolean(task.ignoreErrors) }));
       } finally {
         pipe?.bump();
       }

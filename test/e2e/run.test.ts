@@ -214,6 +214,16 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       service: { name: ul-e2e-steady, exec: "sleep 100000", state: started, settle: 1 }
     - name: restart it at once
       service: { name: ul-e2e-steady, state: restarted, settle: 0.5 }
+- hosts: worker3
+  gather_facts: false
+  tasks:
+    - name: start a program that exits within settle, errors ignored
+      service: { name: ul-e2e-brief, exec: ["sh", "-c", "sleep 0.2; exit 1"], state: started, settle: 0.5 }
+      ignore_errors: true
+    - name: wait past settle
+      command: sleep 1
+    - name: run after the ignored check
+      command: touch /root/ul-e2e-after-ignored
 `,
     );
     try {
@@ -235,7 +245,14 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       expect(result('restart it at once', 'worker2')!['durationMs']).toBeGreaterThanOrEqual(850);
       expect(result('follow-up checks', 'worker2')).toMatchObject({ status: 'ok', msg: 'ul-e2e-steady still runs 0.5 s after its start' });
       expect(recapOf(r)['worker2']).toMatchObject({ failed: 0, changed: 2 });
+      // worker3: the task had ignore_errors, so its check is a warning and the host goes on
+      expect(result('run after the ignored check', 'worker3')).toMatchObject({ status: 'changed' });
+      expect(r.events.filter((e) => e['type'] === 'warning' && e['host'] === 'worker3').map((e) => e['msg'])).toEqual([
+        expect.stringMatching(/^ul-e2e-brief still runs 0\.5 s after its start: no \(checked after 'start a program that exits within settle, errors ignored'\)[\s\S]*\(ignored: ignore_errors\)$/),
+      ]);
+      expect(recapOf(r)['worker3']).toMatchObject({ failed: 0 });
     } finally {
+      onHost('worker3', 'rm -f /root/ul-e2e-after-ignored');
       onHost('worker1', 'rm -f /root/ul-e2e-meanwhile /root/ul-e2e-never');
       onHost('worker2', '[ -f /run/underlay/ul-e2e-steady.pid ] && kill "$(cat /run/underlay/ul-e2e-steady.pid)"; true');
     }
