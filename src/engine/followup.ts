@@ -3,9 +3,10 @@
  * host some time after its actions, e.g. that a started program still runs 0.25 s later.
  * The host goes on with its next tasks meanwhile. A check runs once it is due, at the
  * first of:
- * - the start of a later task of the host (the checks due by then, in one round trip per
- *   target; a later task whose module's followUpKey equals the check's key waits for it);
- * - the end of the play's section, and again after its handlers (waiting for the rest).
+ * - the start of a later task whose module's followUpKey equals the check's key (e.g. a
+ *   later `service` task of the same name), which waits for it;
+ * - the end of the play's section, and again after its handlers: the host's checks in
+ *   one round trip per target.
  * A failing check fails the host: at the start of a task, that task fails on the host with
  * the check's message; at the end of a section, on a result line of its own. When the task
  * that made it has ignore_errors, a failing check is a warning instead.

@@ -167,9 +167,11 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
     });
   };
 
-  // The host's follow-up checks due by now, and those this task must wait for (its module's
-  // key; every pending one when the key cannot be known yet): a failed one fails the task.
-  if (state.checks && state.checks.length > 0) {
+  // The host's follow-up checks this task must wait for (its module's key; every pending one
+  // when the key cannot be known yet): a failed one fails the task. The others wait for the
+  // end of the section (run.ts), all in one round trip: a round trip before each task would
+  // cost more than it saves where the lab is busy.
+  if (state.checks && state.checks.length > 0 && def.followUpKey) {
     // null: no key (only the due ones); undefined: a key not known before the task runs
     // (a parameter that renders only then, e.g. from the loop item): wait for them all
     let key: string | undefined | null = null;
@@ -178,12 +180,12 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
       const w = conditionsHold(task.when, x.vars);
       return w.ok && !w.value;
     })();
-    if (def.followUpKey && !skipped) {
+    if (!skipped) {
       const args = renderSafe(task.args, x.vars);
       const k = isPlainObject(args) ? def.followUpKey(args) : undefined;
       key = !isPlainObject(args) || (k !== undefined && k.includes('{{')) ? undefined : (k ?? null);
     }
-    const outcomes = await runFollowUps(state.checks, x.channel, (c, now) => c.due <= now || key === undefined || (key !== null && c.key === key));
+    const outcomes = await runFollowUps(state.checks, x.channel, (c) => key === undefined || (key !== null && c.key === key));
     for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) x.bus.emit({ type: 'warning', host: x.host, msg: `${x.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
     const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
     if (failed.length > 0) {

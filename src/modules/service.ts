@@ -39,10 +39,11 @@
  *   leader, so its children stop too), up to 5 s in 50 ms steps, then SIGKILL (2 s more).
  *   The PID is checked again right before signalling; nothing is ever killed by name.
  * - start: launch, wait (bounded) for the pidfile, check that the program runs (one that
- *   died already fails the task with the end of its log). `settle` seconds later (default
- *   0.25) it is checked again (Decision.followUp): the host's next tasks go on meanwhile,
- *   and a program that died by then fails the host with the end of its log, on a result
- *   line of its own. A later `service` task of the same name waits for that check first.
+ *   died already fails the task with the end of its log). At least `settle` seconds later
+ *   (default 0.25) it is checked again (Decision.followUp): at the end of the play's
+ *   section, or before a later `service` task of the same name, which waits for it. The
+ *   host's next tasks go on meanwhile; a program that died by then fails the host with the
+ *   end of its log.
  * - restarted: stop + start, always changed; reloaded: SIGHUP (start when not running),
  *   always changed.
  *
@@ -686,7 +687,7 @@ export const service: ModuleDef<ServiceParams, ServiceObserved> = {
       },
       settle: {
         type: 'float',
-        description: `Supervised services: seconds a started program must stay up. It is checked that long after the start, while the host's next tasks go on (a later service task of the same name waits for the check); a program that exited by then fails the host with the end of its log. 0 (no check) to 60, default ${DEFAULT_SETTLE}. Ignored under systemd, whose start waits for the unit's own readiness.`,
+        description: `Supervised services: seconds a started program must stay up. It is checked again no sooner than that after the start, while the host goes on with its next tasks: at the end of the play's section, or before a later service task of the same name; a program that exited by then fails the host with the end of its log. 0 (no check) to 60, default ${DEFAULT_SETTLE}. Ignored under systemd, whose start waits for the unit's own readiness.`,
       },
     },
     requiredOneOf: [['state', 'enabled', 'exec']],

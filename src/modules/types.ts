@@ -107,10 +107,10 @@ export interface Decision {
   /**
    * A read-only check of what the applied actions did, to run on the host `afterMs` after
    * them (e.g. that a started program still runs a moment later). The engine goes on with
-   * the host's next tasks meanwhile and runs the check once it is due: before a later task
-   * of the host, at the latest at the end of the play's section and after its handlers,
-   * and before any later task whose `followUpKey` is `key` (waiting for it then). A check
-   * that exits non-zero fails the host, with its own result line. Not in check mode.
+   * the host's next tasks meanwhile and runs the check once it is due: at the end of the
+   * play's section (and after its handlers), or before a later task whose `followUpKey` is
+   * `key`, which waits for it. A check that exits non-zero fails the host. Not in check
+   * mode (src/engine/followup.ts).
    */
   followUp?: FollowUp;
 }

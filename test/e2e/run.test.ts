@@ -192,7 +192,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
     onHost('worker2', 'rm -f /root/limited');
   });
 
-  it('settle: a program that exits within it fails its host at the follow-up check, after the tasks that ran meanwhile; a later task of the same service waits for the check', () => {
+  it('settle: a program that exits within it fails its host at the follow-up check, at the end of the tasks that ran meanwhile; a later task of the same service waits for the check', () => {
     const fpb = join(dir, 'followup.yml');
     writeFileSync(
       fpb,
@@ -205,8 +205,8 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       command: touch /root/ul-e2e-meanwhile
     - name: wait past settle
       command: sleep 2
-    - name: not run
-      command: touch /root/ul-e2e-never
+    - name: runs before the check
+      command: touch /root/ul-e2e-before-check
 - hosts: worker2
   gather_facts: false
   tasks:
@@ -222,7 +222,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       ignore_errors: true
     - name: wait past settle
       command: sleep 1
-    - name: run after the ignored check
+    - name: run after the ignored start
       command: touch /root/ul-e2e-after-ignored
 `,
     );
@@ -231,14 +231,16 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       expect(r.stderr).toBe('');
       expect(r.code).toBe(2);
       const result = (task: string, host: string) => r.events.find((e) => e['type'] === 'host_result' && e['task'] === task && e['host'] === host);
-      // worker1: the start and the task after it went on; the check, due before 'not run', fails it
+      // worker1: the start and the tasks after it went on; the check, at the end of the play's
+      // tasks, fails the host
       expect(result('start a program that exits within settle', 'worker1')).toMatchObject({ status: 'changed' });
       expect(result('meanwhile', 'worker1')).toMatchObject({ status: 'changed' });
-      expect(result('not run', 'worker1')).toMatchObject({ status: 'failed' });
-      expect(result('not run', 'worker1')!['msg']).toMatch(
+      expect(result('runs before the check', 'worker1')).toMatchObject({ status: 'changed' });
+      expect(result('follow-up checks', 'worker1')).toMatchObject({ status: 'failed' });
+      expect(result('follow-up checks', 'worker1')!['msg']).toMatch(
         /^ul-e2e-brief still runs 1\.5 s after its start: no \(checked after 'start a program that exits within settle'\)\nservice ul-e2e-brief exited within 1\.5 s of its start; the end of \/var\/log\/underlay\/ul-e2e-brief\.log:[\s\S]*gave up/,
       );
-      expect(onHost('worker1', 'test -e /root/ul-e2e-meanwhile && echo yes; test -e /root/ul-e2e-never && echo never; true').out.trim()).toBe('yes');
+      expect(onHost('worker1', 'test -e /root/ul-e2e-meanwhile && test -e /root/ul-e2e-before-check && echo yes; true').out.trim()).toBe('yes');
       expect(recapOf(r)['worker1']).toMatchObject({ failed: 1 });
       // worker2: the restart waited for the start's check (1 s), then its own check ran at the end
       expect(result('restart it at once', 'worker2')).toMatchObject({ status: 'changed' });
@@ -246,14 +248,15 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
       expect(result('follow-up checks', 'worker2')).toMatchObject({ status: 'ok', msg: 'ul-e2e-steady still runs 0.5 s after its start' });
       expect(recapOf(r)['worker2']).toMatchObject({ failed: 0, changed: 2 });
       // worker3: the task had ignore_errors, so its check is a warning and the host goes on
-      expect(result('run after the ignored check', 'worker3')).toMatchObject({ status: 'changed' });
+      expect(result('run after the ignored start', 'worker3')).toMatchObject({ status: 'changed' });
+      expect(result('follow-up checks', 'worker3')).toMatchObject({ status: 'ok' });
       expect(r.events.filter((e) => e['type'] === 'warning' && e['host'] === 'worker3').map((e) => e['msg'])).toEqual([
         expect.stringMatching(/^ul-e2e-brief still runs 0\.5 s after its start: no \(checked after 'start a program that exits within settle, errors ignored'\)[\s\S]*\(ignored: ignore_errors\)$/),
       ]);
       expect(recapOf(r)['worker3']).toMatchObject({ failed: 0 });
     } finally {
       onHost('worker3', 'rm -f /root/ul-e2e-after-ignored');
-      onHost('worker1', 'rm -f /root/ul-e2e-meanwhile /root/ul-e2e-never');
+      onHost('worker1', 'rm -f /root/ul-e2e-meanwhile /root/ul-e2e-before-check');
       onHost('worker2', '[ -f /run/underlay/ul-e2e-steady.pid ] && kill "$(cat /run/underlay/ul-e2e-steady.pid)"; true');
     }
   });
