@@ -13,7 +13,9 @@
  */
 import type { FollowUp } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
+import type { Secrets } from '../vars/secrets.js';
 import type { HostChannel } from './channel.js';
+import type { EventBus } from './events.js';
 
 /** A follow-up check waiting to run. */
 export interface PendingCheck {
@@ -36,7 +38,6 @@ export interface CheckOutcome {
   ok: boolean;
   /** Why it failed: the check, the task that made it, the command's stderr. */
   msg?: string;
-  durationMs: number;
 }
 
 export function pendingCheck(f: FollowUp, at: { target: string; become: boolean; title: string; now: number; ignoreErrors?: boolean }): PendingCheck {
@@ -65,12 +66,13 @@ export async function runFollowUps(
   const groups = new Map<string, PendingCheck[]>();
   for (const c of picked) {
     const k = `${c.become ? 'B' : 'U'}${c.target}`;
-    groups.set(k, [...(groups.get(k) ?? []), c]);
+    const g = groups.get(k);
+    if (g) g.push(c);
+    else groups.set(k, [c]);
   }
   const out: CheckOutcome[] = [];
   await Promise.all(
     [...groups.values()].map(async (cs) => {
-      const t0 = Date.now();
       try {
         const ch = await channel(cs[0]!.target);
         const rs = await ch.runBatch(
@@ -80,12 +82,38 @@ export async function runFollowUps(
         rs.forEach((r, i) => {
           const c = cs[i]!;
           const why = (r.stderr || r.stdout).trim();
-          out.push(r.exitCode === 0 ? { check: c, ok: true, durationMs: Date.now() - t0 } : { check: c, ok: false, msg: `${c.describe}: no (checked after '${c.title}')${why ? `\n${why}` : ''}`, durationMs: Date.now() - t0 });
+          out.push(r.exitCode === 0 ? { check: c, ok: true } : { check: c, ok: false, msg: `${c.describe}: no (checked after '${c.title}')${why ? `\n${why}` : ''}` });
         });
       } catch (e) {
-        for (const c of cs) out.push({ check: c, ok: false, msg: `${c.describe}: cannot check (after '${c.title}'): ${errMessage(e)}`, durationMs: Date.now() - t0 });
+        for (const c of cs) out.push({ check: c, ok: false, msg: `${c.describe}: cannot check (after '${c.title}'): ${errMessage(e)}` });
       }
     }),
   );
   return out;
+}
+
+/** A host's side of its checks: its state, how to reach a target, where to report. */
+export interface CheckHost {
+  host: string;
+  state: { failed: boolean; checks?: PendingCheck[] };
+  channel: (target: string) => Promise<HostChannel>;
+  bus: EventBus;
+  secrets: Secrets;
+}
+
+/**
+ * Runs the host's checks that `pick` selects (runFollowUps) and folds them into the host: a
+ * failed check of a task with ignore_errors is a warning; any other failed check fails the
+ * host, and its remaining checks are dropped. Returns what was checked and, when the host
+ * failed, why (secrets masked).
+ */
+export async function settleChecks(h: CheckHost, pick: (c: PendingCheck, now: number) => boolean): Promise<{ checked: string[]; failure?: string }> {
+  const outcomes = await runFollowUps(h.state.checks ?? [], h.channel, pick);
+  for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) h.bus.emit({ type: 'warning', host: h.host, msg: `${h.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
+  const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
+  const checked = outcomes.map((o) => o.check.describe);
+  if (failed.length === 0) return { checked };
+  h.state.failed = true;
+  h.state.checks = [];
+  return { checked, failure: failed.map((o) => h.secrets.mask(o.msg ?? '')).join('\n') };
 }

@@ -11,7 +11,7 @@ import type { Secrets } from '../vars/secrets.js';
 import type { HostChannel } from './channel.js';
 import { EventBus, foldRecap, type EngineEvent, type HostStats } from './events.js';
 import { HostVars } from './hostvars.js';
-import { runFollowUps } from './followup.js';
+import { settleChecks } from './followup.js';
 import { HostPipeline, VarsClock } from './pipeline.js';
 import { tagSelected } from './tags.js';
 import { executeTask, type HostState, type TaskOutcome } from './task.js';
@@ -254,27 +254,21 @@ class Run {
     await Promise.all(
       pending.map((h) =>
         this.sem.run(async () => {
-          const s = this.state(h);
           const t0 = Date.now();
-          const outcomes = await runFollowUps(s.checks ?? [], (target) => this.channel(target), () => true);
-          for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) this.opts.bus.emit({ type: 'warning', host: h, msg: `${this.opts.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
-          const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
-          if (failed.length > 0) {
-            s.failed = true;
-            s.checks = [];
-          }
-          const msg = failed.length > 0 ? failed.map((o) => this.opts.secrets.mask(o.msg ?? '')).join('\n') : outcomes.map((o) => o.check.describe).join('; ');
+          const { checked, failure } = await settleChecks({ host: h, state: this.state(h), channel: (target) => this.channel(target), bus: this.opts.bus, secrets: this.opts.secrets }, () => true);
+          const failed = failure !== undefined;
+          const msg = failure ?? checked.join('; ');
           this.opts.bus.emit({
             type: 'host_result',
             play: play.name,
             task,
             taskId,
             host: h,
-            status: failed.length > 0 ? 'failed' : 'ok',
+            status: failed ? 'failed' : 'ok',
             changed: false,
             msg,
             durationMs: Date.now() - t0,
-            result: { changed: false, failed: failed.length > 0, msg },
+            result: { changed: false, failed, msg },
           });
         }),
       ),

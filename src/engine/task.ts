@@ -23,7 +23,7 @@ import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
 import { observationKey, type HostPipeline, type Speculation, type VarsClock } from './pipeline.js';
 import { applySteps } from './steps.js';
-import { pendingCheck, runFollowUps, type PendingCheck } from './followup.js';
+import { pendingCheck, settleChecks, type PendingCheck } from './followup.js';
 
 export interface HostState {
   /** Registered results and set_fact values: the "host facts" precedence layer. */
@@ -167,31 +167,13 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
     });
   };
 
-  // The host's follow-up checks this task must wait for (its module's key; every pending one
-  // when the key cannot be known yet): a failed one fails the task. The others wait for the
-  // end of the section (run.ts), all in one round trip: a round trip before each task would
-  // cost more than it saves where the lab is busy.
-  if (state.checks && state.checks.length > 0 && def.followUpKey) {
-    // null: no key (only the due ones); undefined: a key not known before the task runs
-    // (a parameter that renders only then, e.g. from the loop item): wait for them all
-    let key: string | undefined | null = null;
-    // a task its `when` skips waits for nothing (a loop's `when` is per item: it may run)
-    const skipped = task.loop === undefined && task.when.length > 0 && (() => {
-      const w = conditionsHold(task.when, x.vars);
-      return w.ok && !w.value;
-    })();
-    if (!skipped) {
-      const args = renderSafe(task.args, x.vars);
-      const k = isPlainObject(args) ? def.followUpKey(args) : undefined;
-      key = !isPlainObject(args) || (k !== undefined && k.includes('{{')) ? undefined : (k ?? null);
-    }
-    const outcomes = await runFollowUps(state.checks, x.channel, (c) => key === undefined || (key !== null && c.key === key));
-    for (const o of outcomes) if (!o.ok && o.check.ignoreErrors) x.bus.emit({ type: 'warning', host: x.host, msg: `${x.secrets.mask(o.msg ?? '')} (ignored: ignore_errors)` });
-    const failed = outcomes.filter((o) => !o.ok && !o.check.ignoreErrors);
-    if (failed.length > 0) {
-      const msg = failed.map((o) => x.secrets.mask(o.msg ?? '')).join('\n');
-      state.failed = true;
-      state.checks = [];
+  // The host's follow-up checks this task must wait for: a failed one fails the task. The
+  // others wait for the end of the section (run.ts), all in one round trip: a round trip
+  // before each task would cost more than it saves where the lab is busy.
+  const waitFor = state.checks && state.checks.length > 0 ? checksToWaitFor(def, task, x.vars) : undefined;
+  if (waitFor) {
+    const { failure: msg } = await settleChecks({ host: x.host, state, channel: x.channel, bus: x.bus, secrets: x.secrets }, waitFor);
+    if (msg !== undefined) {
       const registered = { failed: true, changed: false, msg };
       emit('failed', { msg, result: registered }, { durationMs: Date.now() - started });
       return { status: 'failed', changed: false, registered };
@@ -261,6 +243,25 @@ export async function executeTask(x: ExecInput): Promise<TaskOutcome> {
   if (outcome.status === 'unreachable') state.unreachable = true;
   else if (outcome.status === 'failed' && !task.ignoreErrors) state.failed = true;
   return { status: outcome.status, changed: outcome.changed, registered: outcome.registered, ...(outcome.facts ? { facts: outcome.facts } : {}) };
+}
+
+/**
+ * Which of the host's pending follow-up checks `task` must wait for: those of its module's
+ * key, or all of them when the key is not known before the task runs (a parameter that
+ * renders only then, e.g. from the loop item); none when its module has no key or its
+ * `when` skips it (a loop's `when` is per item: it may run).
+ */
+function checksToWaitFor(def: ModuleDef, task: Task, vars: Record<string, unknown>): ((c: PendingCheck) => boolean) | undefined {
+  if (!def.followUpKey) return undefined;
+  if (task.loop === undefined && task.when.length > 0) {
+    const w = conditionsHold(task.when, vars);
+    if (w.ok && !w.value) return undefined;
+  }
+  const args = renderSafe(task.args, vars);
+  if (!isPlainObject(args)) return () => true;
+  const key = def.followUpKey(args);
+  if (key === undefined) return undefined;
+  return key.includes('{{') ? () => true : (c) => c.key === key;
 }
 
 function renderSafe(v: unknown, vars: Record<string, unknown>): unknown {
