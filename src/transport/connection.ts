@@ -21,12 +21,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { join as pathJoin, posix } from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import ssh2 from 'ssh2';
 import type { AuthMethod, Client, ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { CommandError, HostKeyError, InputError, UnreachableError } from '../errors.js';
+import { coalescingConnect } from './coalesce.js';
 import { appendKnownHost, fingerprint, keyTypeOf, KnownHosts, knownHostName } from './known_hosts.js';
 import { sh, type ShellCommand } from './quote.js';
 import { RemoteShell, type ExecResult, type RunOptions, type ShellDeath } from './shell.js';
@@ -295,7 +297,15 @@ async function connectEndpoint(host: string, ep: Endpoint, sock?: ClientChannel)
     keepaliveCountMax: 3,
   };
   if (algos) config.algorithms = { serverHostKey: algos as never };
+  // A direct connection goes through a socket that sends the packets of one turn together
+  // (coalesce.ts); over a jump host the stream is an SSH channel.
+  let direct: Socket | undefined;
   if (sock) config.sock = sock;
+  else {
+    direct = coalescingConnect(ep.address, ep.port);
+    direct.on('error', () => undefined); // ssh2 reports it
+    config.sock = direct;
+  }
   let guard: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -310,6 +320,7 @@ async function connectEndpoint(host: string, ep: Endpoint, sock?: ClientChannel)
     } catch {
       /* nothing to close */
     }
+    direct?.destroy();
     if (keyProblem) throw keyProblem;
     const err = e as Error & { level?: string; code?: string };
     let msg: string;
