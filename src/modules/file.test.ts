@@ -38,7 +38,9 @@ const ROWS: Row[] = [
   // state=directory
   { name: 'directory, present with the mode: nothing', args: { state: 'directory', mode: '0755' }, stat: 'plain', changed: false, cmds: [] },
   { name: 'directory, present, no attributes asked: nothing', args: { state: 'directory' }, stat: 'sub dir', changed: false, cmds: [] },
-  { name: 'directory, absent: mkdir -p, then the attributes', args: { state: 'directory', mode: '0750', owner: 'www-data' }, stat: 'nothing', changed: true, cmds: [`mkdir -p -- ${Q}`, `chown -- www-data ${Q}`, `chmod 0750 -- ${Q}`], diff: [`path: ${P}\nstate: absent\n`, `path: ${P}\nstate: directory\nowner: www-data\nmode: 0750\n`] },
+  { name: 'directory, absent: mkdir -p with the mode, then the owner', args: { state: 'directory', mode: '0750', owner: 'www-data' }, stat: 'nothing', changed: true, cmds: [`mkdir -p -m 0750 -- ${Q}`, `chown -- www-data ${Q}`], diff: [`path: ${P}\nstate: absent\n`, `path: ${P}\nstate: directory\nowner: www-data\nmode: 0750\n`] },
+  { name: 'directory, absent, a set-gid mode: mkdir -p, then chmod (mkdir -m gives plain modes only)', args: { state: 'directory', mode: '2750' }, stat: 'nothing', changed: true, cmds: [`mkdir -p -- ${Q}`, `chmod 02750 -- ${Q}`] },
+  { name: 'directory, absent, no mode: mkdir -p', args: { state: 'directory' }, stat: 'nothing', changed: true, cmds: [`mkdir -p -- ${Q}`] },
   { name: 'directory, other mode: chmod only', args: { state: 'directory', mode: 0o700 }, stat: 'plain', changed: true, cmds: [`chmod 0700 -- ${Q}`], diff: [`path: ${P}\nmode: 0755\n`, `path: ${P}\nmode: 0700\n`] },
   { name: 'directory, owner by uid and group by name, equal: nothing', args: { state: 'directory', owner: '0', group: 'root' }, stat: 'plain', changed: false, cmds: [] },
   { name: 'directory, other group: chown :group', args: { state: 'directory', group: 'staff' }, stat: 'sub dir', changed: true, cmds: [`chown -- :staff ${Q}`], diff: [`path: ${P}\ngroup: root\n`, `path: ${P}\ngroup: staff\n`] },
@@ -55,7 +57,7 @@ const ROWS: Row[] = [
   { name: 'directory recurse, chown of a set-id mode: chmod -R after it', args: { state: 'directory', recurse: true, owner: 'nobody', mode: '2750' }, stat: 'sub dir', drift: 'owner\n', changed: true, cmds: [`chown -R -- nobody ${Q}`, `chmod -R 02750 -- ${Q}`] },
   { name: 'directory recurse, chown of a plain mode: chown -R only', args: { state: 'directory', recurse: true, owner: 'nobody', mode: '0755' }, stat: 'plain', drift: 'owner\n', changed: true, cmds: [`chown -R -- nobody ${Q}`] },
   { name: 'directory recurse through a symlink: DIR/. (never the link itself)', args: { state: 'directory', recurse: true, group: 'staff' }, stat: 'dirlink', drift: 'group\n', changed: true, cmds: [`chown -R -- :staff '${P}/.'`] },
-  { name: 'directory recurse, absent: mkdir -p and the attributes', args: { state: 'directory', recurse: true, mode: '0700' }, stat: 'nothing', drift: 'NOTDIR\n', changed: true, cmds: [`mkdir -p -- ${Q}`, `chmod 0700 -- ${Q}`] },
+  { name: 'directory recurse, absent: mkdir -p with the mode', args: { state: 'directory', recurse: true, mode: '0700' }, stat: 'nothing', drift: 'NOTDIR\n', changed: true, cmds: [`mkdir -p -m 0700 -- ${Q}`] },
 
   // state=file
   { name: 'file, attributes equal: nothing', args: { state: 'file', mode: '0644', owner: 'root', group: 'root' }, stat: 'a file', changed: false, cmds: [] },
@@ -93,7 +95,7 @@ const ROWS: Row[] = [
   { name: 'no state, a directory: directory', args: { mode: '0755' }, stat: 'plain', changed: false, cmds: [] },
   { name: 'no state, a link: link (kept)', args: {}, stat: 'link', changed: false, cmds: [] },
   { name: 'no state, nothing: file, which is an error', args: { mode: '0644' }, stat: 'nothing', failed: `file (${P}) is absent, cannot continue` },
-  { name: 'no state, nothing, recurse: directory', args: { recurse: true, mode: '0700' }, stat: 'nothing', drift: 'NOTDIR\n', changed: true, cmds: [`mkdir -p -- ${Q}`, `chmod 0700 -- ${Q}`] },
+  { name: 'no state, nothing, recurse: directory', args: { recurse: true, mode: '0700' }, stat: 'nothing', drift: 'NOTDIR\n', changed: true, cmds: [`mkdir -p -m 0700 -- ${Q}`] },
   { name: 'recurse with state=file: error', args: { state: 'file', recurse: true }, stat: 'a file', failed: "recurse option requires state to be 'directory'" },
   { name: 'src with state=directory: error', args: { state: 'directory', src: '/etc' }, stat: 'plain', failed: "src option requires state to be 'link'" },
 ];

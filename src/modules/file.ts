@@ -255,9 +255,14 @@ export const file: ModuleDef<FileParams, FileObserved> = {
       case 'directory': {
         if (!stat) {
           const a = planAttrs(path, null, want);
+          // A plain mode (no setuid, setgid or sticky bit) is given by mkdir as it creates
+          // the directory: no chmod process after it.
+          const m = want.mode !== undefined && (want.mode & 0o7000) === 0 ? modeText(want.mode) : undefined;
+          const { mode: _mode, ...noMode } = want;
+          const mkdir: Action = m !== undefined ? { kind: 'run', cmd: sh`mkdir -p -m ${m} -- ${path}`, describe: `mkdir -p -m ${m} ${path}` } : { kind: 'run', cmd: sh`mkdir -p -- ${path}`, describe: `mkdir -p ${path}` };
           return {
             changed: true,
-            actions: [{ kind: 'run', cmd: sh`mkdir -p -- ${path}`, describe: `mkdir -p ${path}` }, ...a.actions],
+            actions: [mkdir, ...(m !== undefined ? planAttrs(path, null, noMode).actions : a.actions)],
             diff: diffOf(path, { state: 'absent' }, { state: 'directory', ...a.after }),
             msg: `${path}: directory created`,
             result: resultOf(a.final),

@@ -416,7 +416,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     // milliseconds), then every 0.1 s; the first QUICK_POLLS polls count as one 0.1 s step.
     const pollSleep = sh`if [ "$i" -lt ${QUICK_POLLS} ]; then sleep 0.01; else sleep 0.1; fi`;
     const actions: Action[] = [
-      { kind: 'run', cmd: sh`mkdir -p ${f.dir} && chmod 700 ${f.dir}`, describe: `create ${f.dir}` },
+      { kind: 'run', cmd: sh`if [ -d ${f.dir} ]; then chmod 700 ${f.dir}; else mkdir -p -m 700 ${f.dir}; fi`, describe: `create ${f.dir}` },
       { kind: 'upload', path: f.state, content: scripts.state, mode: 0o600, describe: `record the state of ${p.from} in ${f.state}` },
       { kind: 'upload', path: f.rollback, content: scripts.rollback, mode: 0o700, describe: `write ${f.rollback}` },
       { kind: 'upload', path: f.apply, content: scripts.apply, mode: 0o700, describe: `write ${f.apply}` },

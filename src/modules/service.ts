@@ -583,22 +583,25 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   // What runs changed (not only `after`, which orders the boot): a running service restarts.
   const runtimeChanged = f.launcher !== wantLauncher || recorded === null || runtimeText(recorded) !== runtimeText(def);
   if (defChanged) {
-    actions.push(run(sh`mkdir -p -- ${DEF_DIR}`, `mkdir -p ${DEF_DIR}`));
+    // no process where the directory is there (every service after the first)
+    actions.push(run(sh`[ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}`, `mkdir -p ${DEF_DIR}`));
     actions.push({ kind: 'upload', path: paths.def, content: wantDef, mode: 0o644, describe: `write ${paths.def}` });
     actions.push({ kind: 'upload', path: paths.launcher, content: wantLauncher, mode: 0o755, describe: `write ${paths.launcher}` });
     diff.push({ path: paths.def, before: f.def ?? '', after: wantDef });
     done.push(f.def === null ? 'defined' : 'definition updated');
   }
   if (p.enabled === true && !f.enabledFlag) {
-    actions.push(run(sh`mkdir -p -- ${DEF_DIR} && : > ${paths.enabledFlag}`, `enable ${p.name} at boot (${paths.enabledFlag})`));
+    actions.push(run(sh`{ [ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}; } && : > ${paths.enabledFlag}`, `enable ${p.name} at boot (${paths.enabledFlag})`));
     done.push('enabled');
   } else if (p.enabled === false && f.enabledFlag) {
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));
     done.push('disabled');
   }
-  // Starting waits at most 2 s, stopping up to 7 s: bounded above these.
-  const stop = proc ? run(stopCmd(p.name, proc.pid, proc.starttime, proc.groupLeader), `stop ${p.name} (pid ${proc.pid})`, 30_000) : undefined;
-  const start = run(startCmd(p.name), `start ${p.name}`, 90_000);
+  // Starting waits at most 2 s for the pidfile, stopping at most 7 s for the end: both are
+  // bounded loops of shell builtins and `sleep`, so no time limit (a `timeout` process and a
+  // second `sh` each) is put around them.
+  const stop = proc ? run(stopCmd(p.name, proc.pid, proc.starttime, proc.groupLeader), `stop ${p.name} (pid ${proc.pid})`) : undefined;
+  const start = run(startCmd(p.name), `start ${p.name}`);
   let always = false;
   let after: 'started' | 'stopped' = proc ? 'started' : 'stopped';
   switch (p.state) {
