@@ -9,6 +9,39 @@ import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import { dirname, basename, join } from 'node:path';
 import type { ExecResult } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
+import { SKIPPED, type SequenceItem } from '../transport/shell.js';
+
+export { SKIPPED, type SequenceItem };
+
+/**
+ * Runs `items` in order on `ch`, each only if every one before it ended with one of its
+ * `okCodes` (default 0); those after the first that did not give exit code SKIPPED. One
+ * round trip where the channel can (HostChannel.runSequence), else one per command.
+ */
+export function runSequence(ch: HostChannel, items: SequenceItem[], opts: { become?: boolean } = {}): Promise<ExecResult>[] {
+  const out = ch.runSequence
+    ? ch.runSequence(items, opts)
+    : (() => {
+        const ps: Promise<ExecResult>[] = [];
+        let go: Promise<boolean> = Promise.resolve(true);
+        for (const it of items) {
+          const p = go.then((yes) =>
+            yes
+              ? ch.run(it.cmd, { ...opts, ...(it.timeoutMs !== undefined ? { timeoutMs: it.timeoutMs } : {}), ...(it.stdin !== undefined ? { stdin: it.stdin } : {}) })
+              : { command: it.cmd.text, exitCode: SKIPPED, stdout: '', stderr: '', durationMs: 0 },
+          );
+          ps.push(p);
+          go = p.then(
+            (r) => r.exitCode !== SKIPPED && (it.okCodes === 'any' || (it.okCodes ?? [0]).includes(r.exitCode)),
+            () => false,
+          );
+        }
+        return ps;
+      })();
+  // a caller stops reading at the first failure: the rest must not be unhandled rejections
+  for (const p of out) p.catch(() => undefined);
+  return out;
+}
 
 export interface ChannelRunOptions {
   timeoutMs?: number;
@@ -21,6 +54,12 @@ export interface HostChannel {
   runBatch(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult[]>;
   /** As runBatch (one round trip, in order), each result given as soon as it is in. */
   runEach(cmds: ShellCommand[], opts?: ChannelRunOptions): Promise<ExecResult>[];
+  /**
+   * A sequence in one round trip: each command runs only if every one before it ended with
+   * one of its `okCodes`; the rest report SKIPPED. Without it, runSequence() below runs them
+   * one round trip each.
+   */
+  runSequence?(items: SequenceItem[], opts?: { become?: boolean }): Promise<ExecResult>[];
   upload(remotePath: string, content: string | Buffer, opts?: { mode?: number; owner?: string; group?: string; become?: boolean }): Promise<void>;
   readFile(remotePath: string, opts?: { become?: boolean; maxBytes?: number }): Promise<Buffer | null>;
   close(): Promise<void>;

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ModuleDef, ObserveContext } from '../modules/types.js';
 import type { Task } from '../playbook/model.js';
 import { sh, type ShellCommand } from '../transport/quote.js';
-import { LocalChannel, type ChannelRunOptions } from './channel.js';
+import { LocalChannel, runSequence, SKIPPED, type ChannelRunOptions, type SequenceItem } from './channel.js';
 import { HostPipeline, observationKey, VarsClock, WINDOW_MAX, WINDOW_START, type Speculation } from './pipeline.js';
 
 /** A real channel that counts its round trips (runBatch goes through runEach). */
@@ -235,5 +235,87 @@ describe('observation pipelining', () => {
     clock.tick(); // a task registered a value
     await observe(c, varsMod, 'q');
     expect(pipe.stats.discarded).toBe(1);
+  });
+});
+
+describe('observations riding behind an action (actThenObserve)', () => {
+  /** Records each sequence it is given, and runs it on this machine. */
+  class SequenceChannel extends CountingChannel {
+    sequences: string[][] = [];
+    runSequence(items: SequenceItem[], opts?: { become?: boolean }) {
+      this.sequences.push(items.map((i) => i.cmd.text));
+      return runSequence(new LocalChannel(), items, opts);
+    }
+  }
+
+  /** Reads the file after a pause of its own: its command comes in a later turn. */
+  const lateRead = testModule<string | null>('late_read_test', async (ctx, p) => {
+    await new Promise((r) => setTimeout(r, 30));
+    const out = (await ctx.run(sh`cat -- ${p.path} 2>/dev/null || echo ABSENT`)).stdout.trim();
+    return out === 'ABSENT' ? null : out;
+  });
+
+  it("goes in the action's round trip, after its commands, and is used by the next task", async () => {
+    const sch = new SequenceChannel();
+    const p = new HostPipeline(async () => sch, clock);
+    const b = task('b');
+    const f = join(dir, 'made');
+    p.bump();
+    const rs = p.actThenObserve([{ cmd: sh`printf made > ${f}` }], false, [spec(b, readMod, f)]);
+    expect((await rs[0]!).exitCode).toBe(0);
+    p.afterActions(true);
+    expect(sch.sequences).toEqual([[sh`printf made > ${f}`.text, sh`cat -- ${f} 2>/dev/null || echo ABSENT`.text]]);
+    const params = { path: f };
+    expect(await p.observe(b, readMod, params, observationKey(readMod.name, params, false, false), false, ctxFor(), () => [])).toBe('made');
+    expect(p.stats).toMatchObject({ hits: 1, misses: 0 });
+    // it says nothing of whether the host stays as it is: the window does not grow
+    expect(p.window).toBe(WINDOW_START);
+  });
+
+  it('a command it sends in a later turn waits for the action to end', async () => {
+    const b = task('b');
+    const f = join(dir, 'slow');
+    writeFileSync(f, 'old');
+    pipe.bump();
+    const rs = pipe.actThenObserve([{ cmd: sh`sleep 0.3; printf new > ${f}` }], false, [spec(b, lateRead, f)]);
+    await Promise.all(rs);
+    pipe.afterActions(true);
+    expect(await observe(b, lateRead, f)).toBe('new');
+    expect(pipe.stats.hits).toBe(1);
+  });
+
+  it('behind commands that failed, it is never used: the task observes again', async () => {
+    const b = task('b');
+    const f = join(dir, 'kept');
+    writeFileSync(f, 'before');
+    pipe.bump();
+    const rs = pipe.actThenObserve([{ cmd: sh`exit 4` }, { cmd: sh`printf after > ${f}` }], false, [spec(b, readMod, f)]);
+    expect((await rs[0]!).exitCode).toBe(4);
+    expect((await rs[1]!).exitCode).toBe(SKIPPED);
+    pipe.afterActions(false);
+    expect(await observe(b, readMod, f)).toBe('before');
+    expect(pipe.stats).toMatchObject({ hits: 0, misses: 1 });
+  });
+
+  it('another action on the host before the task comes makes it stale', async () => {
+    const b = task('b');
+    const f = join(dir, 'twice');
+    pipe.bump();
+    await Promise.all(pipe.actThenObserve([{ cmd: sh`printf one > ${f}` }], false, [spec(b, readMod, f)]));
+    pipe.afterActions(true);
+    pipe.bump(); // a task delegated to this host acted
+    writeFileSync(f, 'two');
+    pipe.bump();
+    expect(await observe(b, readMod, f)).toBe('two');
+    expect(pipe.stats.hits).toBe(0);
+  });
+
+  it('takes none of another become level (another shell: nothing orders it after the action)', async () => {
+    const b = task('b');
+    pipe.bump();
+    const s = { ...spec(b, readMod, join(dir, 'x')), become: true };
+    await Promise.all(pipe.actThenObserve([{ cmd: sh`true` }], false, [s]));
+    pipe.afterActions(true);
+    expect(pipe.stats.speculated).toBe(0);
   });
 });

@@ -31,7 +31,7 @@
 import type { ExecResult, ModuleDef, ObserveContext } from '../modules/types.js';
 import type { Task } from '../playbook/model.js';
 import type { ShellCommand } from '../transport/quote.js';
-import type { HostChannel } from './channel.js';
+import { runSequence, type HostChannel, type SequenceItem } from './channel.js';
 
 /** What identifies one observation: the module, the rendered parameters, become, check mode. */
 export function observationKey(module: string, params: Record<string, unknown>, become: boolean, check: boolean): string {
@@ -52,6 +52,10 @@ export interface Speculation {
 interface Entry {
   key: string;
   generation: number;
+  /** Taken behind an action in flight (actThenObserve). */
+  riding?: boolean;
+  /** Riding, and its commands still join the action's round trip (the turn it was queued in). */
+  joinable?: boolean;
   varsGeneration: number;
   usedVars: boolean;
   /** Templates rendered on the controller while observing, and what they gave. */
@@ -76,24 +80,35 @@ export class VarsClock {
 /**
  * Commands queued in one turn of the event loop, sent together per become level. Each
  * command's result is handed on as soon as it is in: the current task's commands, queued
- * first, never wait for those of the tasks observed ahead. Only observations come here
- * (read-only commands), so the same command text queued twice in one batch is sent once
- * and its result given to both.
+ * first, never wait for those of the tasks observed ahead. Observations (read-only
+ * commands) come here, so the same command text queued twice in one batch is sent once and
+ * its result given to both; and a task's last commands (`sequence`), which go first and
+ * stop at the first failure: the observations queued after them in the same turn run
+ * only if they all succeeded (HostChannel.runSequence).
  */
 class Batcher {
-  private queues = new Map<boolean, { cmd: ShellCommand; resolve: (r: ExecResult) => void; reject: (e: unknown) => void }[]>();
+  private queues = new Map<boolean, Queued[]>();
   private scheduled = false;
 
   constructor(private readonly channel: () => Promise<HostChannel>) {}
 
   run(cmd: ShellCommand, become: boolean): Promise<ExecResult> {
+    return this.queue(cmd, become);
+  }
+
+  /** Commands of a sequence (each runs only if the ones before it succeeded), queued now. */
+  sequence(items: SequenceItem[], become: boolean): Promise<ExecResult>[] {
+    return items.map((item) => this.queue(item.cmd, become, item));
+  }
+
+  private queue(cmd: ShellCommand, become: boolean, item?: SequenceItem): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       let q = this.queues.get(become);
       if (!q) {
         q = [];
         this.queues.set(become, q);
       }
-      q.push({ cmd, resolve, reject });
+      q.push({ cmd, resolve, reject, ...(item ? { item } : {}) });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -110,18 +125,31 @@ class Batcher {
         try {
           const ch = await this.channel();
           // The same read-only command asked for twice in one batch (two tasks observing
-          // the same link table, say) is sent once: both would see the same state.
-          const unique = new Map<string, { cmd: ShellCommand; waiters: typeof q }>();
+          // the same link table, say) is sent once: both would see the same state. A
+          // command of a sequence is never merged.
+          const unique = new Map<string, { cmd: ShellCommand; item?: SequenceItem; waiters: Queued[] }>();
+          const sent: { cmd: ShellCommand; item?: SequenceItem; waiters: Queued[] }[] = [];
           for (const x of q) {
-            const u = unique.get(x.cmd.text);
-            if (u) u.waiters.push(x);
-            else unique.set(x.cmd.text, { cmd: x.cmd, waiters: [x] });
+            const u = x.item ? undefined : unique.get(x.cmd.text);
+            if (u) {
+              u.waiters.push(x);
+              continue;
+            }
+            const entry = { cmd: x.cmd, ...(x.item ? { item: x.item } : {}), waiters: [x] };
+            if (!x.item) unique.set(x.cmd.text, entry);
+            sent.push(entry);
           }
-          const sent = [...unique.values()];
-          ch.runEach(
-            sent.map((u) => u.cmd),
-            { become },
-          ).forEach((p, i) =>
+          const results = sent.some((u) => u.item)
+            ? runSequence(
+                ch,
+                sent.map((u) => u.item ?? { cmd: u.cmd, okCodes: 'any' }),
+                { become },
+              )
+            : ch.runEach(
+                sent.map((u) => u.cmd),
+                { become },
+              );
+          results.forEach((p, i) =>
             p.then(
               (r) => {
                 for (const w of sent[i]!.waiters) w.resolve({ ...r });
@@ -137,6 +165,13 @@ class Batcher {
       })();
     }
   }
+}
+
+interface Queued {
+  cmd: ShellCommand;
+  item?: SequenceItem;
+  resolve: (r: ExecResult) => void;
+  reject: (e: unknown) => void;
 }
 
 /** The templates render now as they did when the observation was taken. */
@@ -156,6 +191,7 @@ export class HostPipeline {
   private generation = 0;
   private generationAtLastObserve = -1;
   private entries = new Map<Task, Entry>();
+  private waiting: { g: number; resolve: () => void }[] = [];
   private readonly batcher: Batcher;
   window = WINDOW_START;
   /** Counters (the tests read them). */
@@ -168,14 +204,62 @@ export class HostPipeline {
     this.batcher = new Batcher(channel);
   }
 
-  /** An action is about to be applied to the host, or was: what was observed ahead is stale. */
+  /**
+   * An action is about to be applied to the host, or was: what was observed ahead is stale,
+   * except what was taken after the action in flight (actThenObserve), which is valid from
+   * the bump that follows it.
+   */
   bump(): void {
     this.generation++;
-    if (this.entries.size > 0) {
-      this.stats.discarded += this.entries.size;
-      this.entries.clear();
+    const due = this.waiting.filter((w) => w.g <= this.generation);
+    this.waiting = this.waiting.filter((w) => w.g > this.generation);
+    for (const w of due) w.resolve();
+    let dropped = 0;
+    for (const [t, e] of this.entries) {
+      if (e.generation === this.generation) continue;
+      this.entries.delete(t);
+      dropped++;
+    }
+    if (dropped > 0) {
+      this.stats.discarded += dropped;
       this.window = Math.floor(this.window / 2);
     }
+  }
+
+  /**
+   * A task's last commands, with the observations of the tasks after it riding behind them
+   * in the same round trip: the commands go first and stop at the first failure
+   * (HostChannel.runSequence), the observations run after them, and only if they all
+   * succeeded. Call between the bump before the action and the one after it: what is
+   * observed so is valid from that second bump on, unless `afterActions(false)` says the
+   * commands failed. On a first run, where every task acts, this takes the next task's
+   * observation in its predecessor's round trip instead of one of its own.
+   */
+  actThenObserve(items: SequenceItem[], become: boolean, ahead: Speculation[]): Promise<ExecResult>[] {
+    const results = this.batcher.sequence(items, become);
+    const riders: Entry[] = [];
+    // the batch is sent in this turn's check phase (Batcher.flush, queued before this)
+    setImmediate(() => {
+      for (const e of riders) e.joinable = false;
+    });
+    for (const s of ahead) {
+      // another become level is another shell: nothing would order it after the commands
+      if (s.become !== become || this.entries.has(s.task)) continue;
+      const entry: Entry = { key: s.key, generation: this.generation + 1, riding: true, joinable: true, varsGeneration: this.clock.generation, usedVars: false, templates: [], promise: Promise.resolve() };
+      riders.push(entry);
+      entry.promise = this.start(s.def, s.params, s.become, s.ctx, entry).catch(() => FAILED);
+      this.entries.set(s.task, entry);
+      this.stats.speculated++;
+    }
+    for (const p of results) p.catch(() => undefined);
+    return results;
+  }
+
+  /** The actions of a task are done: stale from now on is what was observed before them (see bump). */
+  afterActions(succeeded: boolean): void {
+    this.bump();
+    // what rode behind commands that failed saw no finished action: never used
+    if (!succeeded) this.bump();
   }
 
   /**
@@ -191,7 +275,8 @@ export class HostPipeline {
       const value = valid() ? await e.promise : FAILED;
       if (value !== FAILED && valid() && (await sameTemplates(e.templates, ctx))) {
         this.stats.hits++;
-        this.window = Math.min(WINDOW_MAX, Math.max(1, this.window * 2));
+        // taken behind an action, it says nothing of whether the host stays as it is
+        if (!e.riding) this.window = Math.min(WINDOW_MAX, Math.max(1, this.window * 2));
         this.generationAtLastObserve = this.generation;
         return value;
       }
@@ -217,10 +302,22 @@ export class HostPipeline {
 
   private start(def: ModuleDef, params: Record<string, unknown>, become: boolean, base: ObserveContext, entry?: Entry): Promise<unknown> {
     const batcher = this.batcher;
+    const stale = () => entry !== undefined && entry.generation < this.generation;
+    // What does not go through the batch (a file read, a command with its own time limit)
+    // is not ordered after an action in flight: an observation riding behind one waits
+    // for it to end.
+    const unordered = async <T>(f: () => Promise<T>): Promise<T> => {
+      if (entry) await this.reached(entry.generation);
+      if (stale()) throw new Error('stale');
+      return f();
+    };
+    // A command of an observation riding behind an action joins the action's round trip
+    // only in the turn the action was queued in; later, it waits for the action to end.
+    const ordered = <T>(f: () => Promise<T>): Promise<T> => (entry?.riding && !entry.joinable ? unordered(f) : f());
     const ctx: ObserveContext = {
       host: base.host,
       checkMode: base.checkMode,
-      readFile: (path, o) => base.readFile(path, o),
+      readFile: (path, o) => unordered(() => base.readFile(path, o)),
       readLocal: (kind, path) => base.readLocal(kind, path),
       renderTemplate: async (path) => {
         const r = await base.renderTemplate(path);
@@ -231,11 +328,16 @@ export class HostPipeline {
         if (entry) entry.usedVars = true;
         return base.vars;
       },
-      // a command with its own time limit goes alone; taken ahead and already stale
-      // (something was applied since it started): not sent at all
-      run: (cmd, o) => (entry && entry.generation !== this.generation ? Promise.reject(new Error('stale')) : o?.timeoutMs !== undefined ? base.run(cmd, o) : batcher.run(cmd, become)),
-      runBatch: (cmds) => (entry && entry.generation !== this.generation ? Promise.reject(new Error('stale')) : Promise.all(cmds.map((c) => batcher.run(c, become)))),
+      // taken ahead and already stale (something was applied since it started): not sent
+      run: (cmd, o) => (stale() ? Promise.reject(new Error('stale')) : o?.timeoutMs !== undefined ? unordered(() => base.run(cmd, o)) : ordered(() => batcher.run(cmd, become))),
+      runBatch: (cmds) => (stale() ? Promise.reject(new Error('stale')) : ordered(() => Promise.all(cmds.map((c) => batcher.run(c, become))))),
     };
     return def.observe!(ctx, params);
+  }
+
+  /** Resolves once the generation is at least `g` (at once if it is). */
+  private reached(g: number): Promise<void> {
+    if (this.generation >= g) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push({ g, resolve }));
   }
 }

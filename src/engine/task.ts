@@ -17,7 +17,7 @@ import { renderValue } from '../vars/precedence.js';
 import type { Secrets } from '../vars/secrets.js';
 import { renderTemplateFile } from '../vars/template.js';
 import { isPlainObject } from '../yamlsrc.js';
-import type { HostChannel } from './channel.js';
+import { runSequence, type HostChannel } from './channel.js';
 import type { ShellCommand } from '../transport/quote.js';
 import type { EventBus, HostStatus } from './events.js';
 import { OMIT } from './hostvars.js';
@@ -406,8 +406,10 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
       // what was observed ahead on the target is stale from now on (and after: see the finally)
       const pipe = x.pipeline?.host(target);
       pipe?.bump();
+      let succeeded = false;
       try {
-        for (const step of applySteps(decision.actions)) {
+        const steps = applySteps(decision.actions);
+        for (const [n, step] of steps.entries()) {
           if (step.kind === 'uploads') {
             // consecutive uploads go out together (steps.ts); the first failure fails the task
             const done = await Promise.allSettled(
@@ -419,8 +421,8 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
             if (failed) throw failed.reason;
             continue;
           }
-          const action = step.action;
-          if (action.kind === 'confirm') {
+          if (step.kind === 'action') {
+            const action = step.action;
             const r = await confirmOverNewConnection(x, target, action.cmd, action.timeoutMs, become);
             outs.push(r);
             if (r.exitCode !== 0) {
@@ -429,23 +431,37 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
             }
             continue;
           }
-          const timeoutMs = action.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
-          const r = await ch.run(action.cmd, { become, ...(action.stdin !== undefined ? { stdin: action.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-          outs.push(r);
-          const okCodes = action.okCodes ?? [0];
-          if (!okCodes.includes(r.exitCode)) {
-            const finished = decision.finish ? decision.finish(outs) : {};
-            const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
-            const stderrTail = tail(r.stderr || r.stdout);
-            const msg = `${action.describe}: ${why}${stderrTail ? `\n${stderrTail}` : ''}`;
-            result = { ...result, ...finished, rc: r.exitCode, cmd: action.describe, stderr: r.stderr, stdout: r.stdout };
-            return applyOverrides(x, vars, { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } });
+          // consecutive commands go in one round trip, stopping at the first failure (steps.ts)
+          const limit = (a: (typeof step.runs)[number]) => a.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
+          const items = step.runs.map((a) => {
+            const timeoutMs = limit(a);
+            return { cmd: a.cmd, okCodes: a.okCodes ?? [0], ...(a.stdin !== undefined ? { stdin: a.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+          });
+          // The task's last commands take the next task's observation along, run after them
+          // in the same round trip (pipeline.ts, actThenObserve): a first run, where every
+          // task acts, then costs about one round trip per task.
+          const ahead = pipe && n === steps.length - 1 && target === x.host && task.loop === undefined && !task.until ? speculate(x, ch, 1) : [];
+          const results = pipe && ahead.length > 0 ? pipe.actThenObserve(items, become, ahead) : runSequence(ch, items, { become });
+          for (const [i, action] of step.runs.entries()) {
+            const r = await results[i]!;
+            outs.push(r);
+            const okCodes = action.okCodes ?? [0];
+            if (!okCodes.includes(r.exitCode)) {
+              const timeoutMs = limit(action);
+              const finished = decision.finish ? decision.finish(outs) : {};
+              const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
+              const stderrTail = tail(r.stderr || r.stdout);
+              const msg = `${action.describe}: ${why}${stderrTail ? `\n${stderrTail}` : ''}`;
+              result = { ...result, ...finished, rc: r.exitCode, cmd: action.describe, stderr: r.stderr, stdout: r.stdout };
+              return applyOverrides(x, vars, { status: 'failed', changed: true, msg, result: { ...result, changed: true, failed: true, msg } });
+            }
           }
         }
+        succeeded = true;
         if (decision.finish) result = { ...result, ...decision.finish(outs) };
         if (decision.followUp) (x.state.checks ??= []).push(pendingCheck(decision.followUp, { target, become, title: x.title, now: Date.now(), ignoreErrors: Boolean(task.ignoreErrors) }));
       } finally {
-        pipe?.bump();
+        pipe?.afterActions(succeeded);
       }
     }
     const msg = decision.msg;

@@ -31,10 +31,11 @@ import { CommandError, HostKeyError, InputError, UnreachableError } from '../err
 import { coalescingConnect } from './coalesce.js';
 import { appendKnownHost, fingerprint, keyTypeOf, KnownHosts, knownHostName } from './known_hosts.js';
 import { sh, type ShellCommand } from './quote.js';
-import { RemoteShell, type ExecResult, type RunOptions, type ShellDeath } from './shell.js';
+import { RemoteShell, type ExecResult, type RunOptions, type SequenceItem, type ShellDeath } from './shell.js';
 import { defaultSshConfigFile, loadSshConfig, parseProxyJump, type JumpSpec, type SshHostConfig } from './ssh_config.js';
 
-export type { ExecResult, RunOptions } from './shell.js';
+export type { ExecResult, RunOptions, SequenceItem } from './shell.js';
+export { SKIPPED } from './shell.js';
 export type { ShellCommand } from './quote.js';
 
 export interface ConnectOptions {
@@ -665,22 +666,35 @@ export class Connection {
 
   /** As runBatch, each command's result given as soon as it is in (the shell is kept until all are). */
   runEach(cmds: ShellCommand[], opts: RunOptions = {}): Promise<ExecResult>[] {
+    return this.onShell(cmds.length, opts, (shell) => shell.send(cmds, opts));
+  }
+
+  /**
+   * A sequence in one round trip on one shell: each command runs only if every one before
+   * it ended with one of its `okCodes` (default 0); the ones after the first that did not
+   * are skipped, with exit code SKIPPED (shell.ts). One result per command, in order.
+   */
+  runSequence(items: SequenceItem[], opts: { become?: boolean } = {}): Promise<ExecResult>[] {
+    return this.onShell(items.length, opts, (shell) => shell.sendSequence(items));
+  }
+
+  private onShell(n: number, opts: { become?: boolean }, send: (shell: RemoteShell) => Promise<ExecResult>[]): Promise<ExecResult>[] {
     const sent = (async () => {
       const shell = await this.acquire(this.levelFor(opts.become));
       let promises: Promise<ExecResult>[];
       try {
-        promises = shell.send(cmds, opts);
+        promises = send(shell);
       } catch (e) {
         this.release(shell);
         throw e;
       }
-      this.counters.commands += cmds.length;
+      this.counters.commands += n;
       this.counters.roundTrips++;
       void Promise.allSettled(promises).then(() => this.release(shell));
       return promises;
     })();
     sent.catch(() => undefined);
-    return cmds.map((_, i) => sent.then((ps) => ps[i]!));
+    return Array.from({ length: n }, (_, i) => sent.then((ps) => ps[i]!));
   }
 
   /** Runs several commands in one write on one shell; one result per command, in order. */

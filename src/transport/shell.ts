@@ -27,7 +27,7 @@
 import type { ClientChannel } from 'ssh2';
 import { CommandError, InputError } from '../errors.js';
 import type { ExecResult as ModuleExecResult } from '../modules/types.js';
-import { isSimpleCommand, join, sh, type ShellCommand } from './quote.js';
+import { isSimpleCommand, join, raw, sh, type ShellCommand } from './quote.js';
 
 export interface ExecResult extends ModuleExecResult {
   /** stdout exactly as received (stdout is its UTF-8 decoding). */
@@ -52,7 +52,7 @@ const MAX_CODE_LEN = 16;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Builds the script text for one command (the sentinel included). */
-export function frameCommand(cmd: ShellCommand, marker: string, delimiter: string, opts: RunOptions): string {
+export function frameCommand(cmd: ShellCommand, marker: string, delimiter: string, opts: RunOptions, guard?: SequenceGuard): string {
   const parts: ShellCommand[] = [];
   if (opts.cwd !== undefined) parts.push(sh`cd -- ${opts.cwd} || exit`);
   for (const [k, v] of Object.entries(opts.env ?? {})) {
@@ -71,14 +71,41 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
     parts.push(sh`eval ${cmd.text}`);
   }
   const body = join(parts, ';');
-  const fmt = `${marker}%d\\n`;
-  const tail = sh`__ul_rc=$?; printf ${fmt} "$__ul_rc"; printf ${fmt} "$__ul_rc" >&2`;
   const input = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
-  if (input === undefined || input.length === 0) {
-    return sh`( ${body} ) </dev/null; ${tail}`.text + '\n';
+  const b64 = input !== undefined && input.length > 0 ? input.toString('base64').replace(/.{1,76}/g, '$&\n') : undefined;
+  let run = b64 !== undefined ? sh`base64 -d <<'${delimiter}' | ( ${body} ); __ul_rc=$?` : sh`( ${body} ) </dev/null; __ul_rc=$?`;
+  if (guard) {
+    // It runs only while no earlier command of its sequence failed; skipped, it reports
+    // SKIPPED as its exit code, which no command can exit with.
+    const ok = guard.okCodes === 'any' ? '*' : guard.okCodes.length > 0 ? guard.okCodes.map((c) => String(Math.trunc(c))).join('|') : '0';
+    run = sh`${raw(guard.first ? '__ul_stop=; ' : '')}if [ -z "$__ul_stop" ]; then ${run}; case $__ul_rc in ${raw(ok)}) ;; *) __ul_stop=1 ;; esac; else __ul_rc=${raw(String(SKIPPED))}; fi`;
   }
-  const b64 = input.toString('base64').replace(/.{1,76}/g, '$&\n');
-  return sh`base64 -d <<'${delimiter}' | ( ${body} ); ${tail}`.text + '\n' + b64 + delimiter + '\n';
+  const fmt = `${marker}%d\\n`;
+  const text = sh`${run}; printf ${fmt} "$__ul_rc"; printf ${fmt} "$__ul_rc" >&2`.text + '\n';
+  return b64 !== undefined ? text + b64 + delimiter + '\n' : text;
+}
+
+/** The exit code a command of a sequence reports when it was skipped (an earlier one failed). */
+export const SKIPPED = -1;
+
+/** A command of a sequence (RemoteShell.sendSequence): it runs only if none before it failed. */
+export interface SequenceGuard {
+  /** The first command of its sequence (it clears what an earlier sequence left). */
+  first: boolean;
+  /** Exit codes that are not a failure (empty: 0; 'any': it never stops the sequence). */
+  okCodes: readonly number[] | 'any';
+}
+
+/** One command of a sequence, with its own limits. */
+export interface SequenceItem {
+  cmd: ShellCommand;
+  /**
+   * Exit codes that let the next command run (default: 0). 'any': whatever it exits with
+   * (a read-only observation that follows the commands it depends on).
+   */
+  okCodes?: readonly number[] | 'any';
+  timeoutMs?: number;
+  stdin?: string | Buffer;
 }
 
 /** The probe written before a shell's first command. */
@@ -283,6 +310,26 @@ export class RemoteShell {
 
   /** Writes all commands in one write; resolves each when both its sentinels have arrived. */
   send(cmds: readonly ShellCommand[], opts: RunOptions): Promise<ExecResult>[] {
+    return this.write(cmds.map((cmd) => ({ cmd, opts })));
+  }
+
+  /**
+   * Writes a sequence in one write: each command runs only if every one before it ended
+   * with one of its `okCodes`; those after the first that did not report SKIPPED as their
+   * exit code without running.
+   */
+  sendSequence(items: readonly SequenceItem[], opts: RunOptions = {}): Promise<ExecResult>[] {
+    return this.write(
+      items.map((it, i) => {
+        const o: RunOptions = { ...opts };
+        if (it.timeoutMs !== undefined) o.timeoutMs = it.timeoutMs;
+        if (it.stdin !== undefined) o.stdin = it.stdin;
+        return { cmd: it.cmd, opts: o, guard: { first: i === 0, okCodes: it.okCodes ?? [0] } };
+      }),
+    );
+  }
+
+  private write(items: readonly { cmd: ShellCommand; opts: RunOptions; guard?: SequenceGuard }[]): Promise<ExecResult>[] {
     if (this.dead) throw new Error('shell is closed');
     let script = '';
     const promises: Promise<ExecResult>[] = [];
@@ -294,10 +341,10 @@ export class RemoteShell {
       const probe: Pending = { command: '', discard: true, startedAt: now, resolve: () => undefined, reject: () => undefined };
       this.queue(probe, marker);
     }
-    for (const cmd of cmds) {
+    for (const { cmd, opts, guard } of items) {
       const seq = this.nextSeq();
       const marker = `${this.nonce}:${seq}:`;
-      script += frameCommand(cmd, marker, `UL_${this.nonce}_${seq}`, opts);
+      script += frameCommand(cmd, marker, `UL_${this.nonce}_${seq}`, opts, guard);
       promises.push(
         new Promise<ExecResult>((resolve, reject) => {
           const p: Pending = { command: cmd.text, discard: false, startedAt: now, resolve, reject };
@@ -306,8 +353,9 @@ export class RemoteShell {
         }),
       );
     }
-    if (opts.timeoutMs !== undefined) {
-      const total = cmds.length * (opts.timeoutMs + WATCHDOG_GRACE_MS);
+    // Only where every command has a time limit can the whole write be given one.
+    if (items.length > 0 && items.every((it) => it.opts.timeoutMs !== undefined)) {
+      const total = items.reduce((sum, it) => sum + it.opts.timeoutMs! + WATCHDOG_GRACE_MS, 0);
       this.watchdog = setTimeout(() => this.kill('did not return after its timeout'), total);
     }
     try {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandError, HostKeyError, UnreachableError } from '../../src/errors.js';
-import { Connection, type ConnectOptions } from '../../src/transport/connection.js';
+import { Connection, SKIPPED, type ConnectOptions } from '../../src/transport/connection.js';
 import { fingerprint } from '../../src/transport/known_hosts.js';
 import { raw, sh } from '../../src/transport/quote.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -238,6 +238,36 @@ describe('commands on the persistent shell', () => {
     // the shell was given back: the next command runs on it
     expect((await c.run(sh`printf again`)).stdout).toBe('again');
     expect(c.stats().channelsOpened).toBe(before.channelsOpened);
+  });
+
+  it('runSequence: one round trip; each command runs only while the ones before it succeeded', async () => {
+    const before = c.stats();
+    const f = join(work, `seq-${randomBytes(4).toString('hex')}`);
+    const rs = await Promise.all(
+      c.runSequence([
+        { cmd: sh`printf one > ${f}` },
+        { cmd: sh`printf ' two' >> ${f}; exit 3`, okCodes: [0, 3] },
+        { cmd: sh`cat -- ${f}`, stdin: 'ignored input' },
+        { cmd: sh`printf 'bad' >&2; exit 5` },
+        { cmd: sh`printf ' never' >> ${f}` },
+        { cmd: sh`printf never` },
+      ]),
+    );
+    expect(rs.map((r) => r.exitCode)).toEqual([0, 3, 0, 5, SKIPPED, SKIPPED]);
+    expect(rs[2]).toMatchObject({ stdout: 'one two' });
+    expect(rs[3]).toMatchObject({ stderr: 'bad' });
+    expect(rs[5]).toMatchObject({ stdout: '', stderr: '' });
+    expect(readFileSync(f, 'utf8')).toBe('one two');
+    expect(c.stats().roundTrips - before.roundTrips).toBe(1);
+    // a failure does not carry over into the next sequence (same shell)
+    const [again] = await Promise.all(c.runSequence([{ cmd: sh`printf fresh` }]));
+    expect(again).toMatchObject({ stdout: 'fresh', exitCode: 0 });
+    // a command of a sequence with stdin and one with its own time limit
+    const [fed, slow, after] = await Promise.all(c.runSequence([{ cmd: sh`cat`, stdin: 'in\0put' }, { cmd: sh`sleep 36.5`, timeoutMs: 400 }, { cmd: sh`printf after` }]));
+    expect(fed).toMatchObject({ stdout: 'in\0put', exitCode: 0 });
+    expect(slow).toMatchObject({ timedOut: true, exitCode: 124 });
+    expect(after!.exitCode).toBe(SKIPPED);
+    expect((await c.run(sh`echo ok`)).stdout).toBe('ok\n');
   });
 
   it('a timeout kills the command and its children; the shell stays usable', async () => {
