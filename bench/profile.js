@@ -3,9 +3,9 @@
  * `underlay` with counters: runs the CLI exactly as bin/underlay.js does, and records
  * where a host's time goes, without changing the engine:
  * - per host: SSH connections opened and the time each took (handshake, authentication,
- *   host key check), commands and round trips (Connection.runEach: one round trip may
- *   carry several commands), uploads (SFTP) and file reads, and the time spent waiting
- *   for each of them;
+ *   host key check), commands and round trips (Connection.runEach and runSequence: one
+ *   round trip may carry several commands), uploads (SFTP) and file reads, and the time
+ *   spent waiting for each of them;
  * - per task: round trips, commands, uploads and reads of all hosts together (the
  *   linear strategy runs one task at a time, so calls are attributed to the task whose
  *   `task_start` event came last);
@@ -67,23 +67,28 @@ Connection.open = async function (opts) {
   return c;
 };
 const proto = Connection.prototype;
-// every command goes through runEach (run -> runBatch -> runEach): one call, one round trip
-const runEach = proto.runEach;
-proto.runEach = function (cmds, opts) {
-  const t0 = now();
-  const task = taskStats();
-  const results = runEach.call(this, cmds, opts);
-  void Promise.allSettled(results).then(() => {
-    const s = hostStats(this.host);
-    s.roundTrips++;
-    s.commands += cmds.length;
-    s.runMs += now() - t0;
-    touch(s, t0);
-  });
-  task.roundTrips++;
-  task.commands += cmds.length;
-  return results;
-};
+// every command goes through runEach (run -> runBatch -> runEach) or runSequence (a task's
+// commands, with the next task's observation behind them): one call, one round trip
+function roundTrips(method) {
+  const orig = proto[method];
+  proto[method] = function (cmds, opts) {
+    const t0 = now();
+    const task = taskStats();
+    const results = orig.call(this, cmds, opts);
+    void Promise.allSettled(results).then(() => {
+      const s = hostStats(this.host);
+      s.roundTrips++;
+      s.commands += cmds.length;
+      s.runMs += now() - t0;
+      touch(s, t0);
+    });
+    task.roundTrips++;
+    task.commands += cmds.length;
+    return results;
+  };
+}
+roundTrips('runEach');
+roundTrips('runSequence');
 /** Counts calls of proto[method] and the time spent waiting for them, per host and task. */
 function counted(method, count, ms) {
   const orig = proto[method];

@@ -25,6 +25,14 @@
  * observation (`pipelined: false`, e.g. wait_for); and nothing past a task whose module
  * usually acts (`pipelineBarrier`: command, shell), which would make it stale.
  *
+ * Taken behind an action (actThenObserve): a task's last commands carry the next task's
+ * observation in their round trip, after them, run only if they all succeeded. It is
+ * valid from the end of that action (the generation the bump after it gives), as if the
+ * task had observed in its own turn; a command of it that does not join that round trip
+ * (one sent in a later turn, a file read, a command with its own time limit) waits for the
+ * action to end. A first run, where every task acts and nothing is taken ahead before the
+ * actions, then costs about one round trip per task instead of two.
+ *
  * The commands of the observations started in the same turn of the event loop are sent as
  * one batch (HostChannel.runBatch: one round trip on one shell).
  */
