@@ -206,6 +206,16 @@ describe('helpers in templates', () => {
     expect(render('{{ nth_host pod_subnet -2 }}')).toBe('10.244.255.254');
   });
 
+  it('the same template rendered again and again: its helpers and blocks each time (Handlebars sets it up once)', () => {
+    for (const [x, want] of [
+      ['MiXeD', 'mixed:yes'],
+      ['Other', 'other:yes'],
+      ['', ':no'],
+    ] as const) {
+      expect(render('{{ lower x }}:{{#if x}}yes{{else}}no{{/if}}', { x })).toBe(want);
+    }
+  });
+
   it('nesting, quoting, json', () => {
     expect(render('{{ join (lookup result "stdout_lines") ", " }}')).toBe('a, b');
     expect(render(`echo {{ quote html }}`)).toBe(`echo '<a href="x">&'\\''</a>'`);

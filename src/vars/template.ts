@@ -668,6 +668,32 @@ function compileFailure(err: unknown): TemplateFailure {
   return new TemplateFailure(`template error: ${String(ex.message ?? err).replace(/ - \d+:\d+$/, '')}`, ex.lineNumber, ex.column, err);
 }
 
+/**
+ * Handlebars sets a template up at every call (`_setup`): it wraps every helper of the
+ * environment in a new closure, some seventy here, for each rendering of each value. Our
+ * calls never pass helpers, partials, decorators or prototype-access options, so what it
+ * sets up is the same every time: it is done at the first call only. A call that does pass
+ * any of those is set up as Handlebars does.
+ */
+function setupOnce(fn: TemplateFn): TemplateFn {
+  const f = fn as TemplateFn & { _setup?: (o: Record<string, unknown>) => void };
+  const setup = f._setup;
+  if (typeof setup !== 'function') return fn;
+  const own = ['partial', 'helpers', 'partials', 'decorators', 'allowedProtoProperties', 'allowedProtoMethods', 'allowProtoPropertiesByDefault', 'allowProtoMethodsByDefault', 'allowCallsToHelperMissing'];
+  let done = false;
+  f._setup = function (this: unknown, o: Record<string, unknown>) {
+    if (own.some((k) => o[k] !== undefined)) {
+      done = false;
+      return setup.call(this, o);
+    }
+    if (!done) {
+      setup.call(this, o);
+      done = true;
+    }
+  };
+  return fn;
+}
+
 /** The template function of a compiled template (Handlebars' second phase, once). */
 function templateFn(compiled: Compiled): TemplateFn {
   if (compiled.fn) return compiled.fn;
@@ -675,7 +701,7 @@ function templateFn(compiled: Compiled): TemplateFn {
     const e = env as unknown as { JavaScriptCompiler: JsCompilerCtor };
     // the options object the first phase saw (and completed), as Handlebars.compile does
     const code = new e.JavaScriptCompiler().compile(compiled.spec, compiled.options, undefined, true);
-    compiled.fn = env.template(code as TemplateSpecification) as unknown as TemplateFn;
+    compiled.fn = setupOnce(env.template(code as TemplateSpecification) as unknown as TemplateFn);
   } catch (err) {
     throw compileFailure(err);
   }
