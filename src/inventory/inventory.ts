@@ -81,6 +81,7 @@ function pyCompare(a: string, b: string): number {
 export class Inventory {
   private readonly matcher: PatternMatcher;
   private readonly mergedCache = new Map<Host, Map<string, MergedVar>>();
+  private readonly hostVarsCache = new Map<Host, Record<string, unknown>>();
   private readonly decrypted = new WeakMap<VaultText, string>();
   private groupsDict: Record<string, string[]> | undefined;
 
@@ -131,6 +132,7 @@ export class Inventory {
     for (const h of this.data.hosts.keys()) d.hostVars(h);
     this.playDirs.push(d);
     this.mergedCache.clear();
+    this.hostVarsCache.clear();
   }
 
   /**
@@ -204,6 +206,9 @@ export class Inventory {
    */
   hostVars(name: string): Record<string, unknown> {
     const h = this.host(name);
+    // asked for at every task of every host: made once (frozen: it is shared)
+    const hit = this.hostVarsCache.get(h);
+    if (hit) return hit;
     const entries: Array<[string, unknown]> = [];
     for (const [k, { value }] of this.mergedVars(name)) entries.push([k, this.reveal(value)]);
     entries.push(['inventory_hostname', h.name]);
@@ -217,7 +222,9 @@ export class Inventory {
         .sort(pyCompare),
     ]);
     entries.push(['groups', this.groupsMagic()]);
-    return Object.fromEntries(entries);
+    const vars = Object.freeze(Object.fromEntries(entries)) as Record<string, unknown>;
+    this.hostVarsCache.set(h, vars);
+    return vars;
   }
 
   /** One variable of a host, decrypted; undefined when not set. */
