@@ -297,6 +297,34 @@ describe('observations riding behind an action (actThenObserve)', () => {
     expect(pipe.stats).toMatchObject({ hits: 0, misses: 1 });
   });
 
+  it('is not merged with the same command asked for before the action in the same round trip', async () => {
+    const [a, b] = [task('a'), task('b')];
+    const f = join(dir, 'same');
+    writeFileSync(f, 'old');
+    // an observation whose command is queued in the same turn, before the action
+    const before = pipe.observe(a, readMod, { path: f }, observationKey(readMod.name, { path: f }, false, false), false, ctxFor(), () => []);
+    pipe.bump();
+    const rs = pipe.actThenObserve([{ cmd: sh`printf new > ${f}` }], false, [spec(b, readMod, f)]);
+    expect(await before).toBe('old');
+    await Promise.all(rs);
+    pipe.afterActions(true);
+    expect(await observe(b, readMod, f)).toBe('new');
+    expect(pipe.stats.hits).toBe(1);
+  });
+
+  it('a file it reads is read after the action ended', async () => {
+    const reader = testModule<string | null>('read_file_test', async (ctx, p) => (await ctx.readFile(p.path))?.toString() ?? null);
+    const b = task('b');
+    const f = join(dir, 'read');
+    writeFileSync(f, 'old');
+    pipe.bump();
+    const rs = pipe.actThenObserve([{ cmd: sh`sleep 0.3; printf new > ${f}` }], false, [spec(b, reader, f)]);
+    await Promise.all(rs);
+    pipe.afterActions(true);
+    expect(await observe(b, reader, f)).toBe('new');
+    expect(pipe.stats.hits).toBe(1);
+  });
+
   it('another action on the host before the task comes makes it stale', async () => {
     const b = task('b');
     const f = join(dir, 'twice');

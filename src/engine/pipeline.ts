@@ -29,8 +29,9 @@
  * observation in their round trip, after them, run only if they all succeeded. It is
  * valid from the end of that action (the generation the bump after it gives), as if the
  * task had observed in its own turn; a command of it that does not join that round trip
- * (one sent in a later turn, a file read, a command with its own time limit) waits for the
- * action to end. A first run, where every task acts and nothing is taken ahead before the
+ * (one asked for after the round trip was sent, a file read, a command with its own time
+ * limit) waits for the action to end, and nothing behind the action is merged with the
+ * same command asked for before it. A first run, where every task acts and nothing is taken ahead before the
  * actions, then costs about one round trip per task instead of two.
  *
  * The commands of the observations started in the same turn of the event loop are sent as
@@ -62,7 +63,7 @@ interface Entry {
   generation: number;
   /** Taken behind an action in flight (actThenObserve). */
   riding?: boolean;
-  /** Riding, and its commands still join the action's round trip (the turn it was queued in). */
+  /** Riding, and its commands still join the action's round trip (not sent yet). */
   joinable?: boolean;
   varsGeneration: number;
   usedVars: boolean;
@@ -104,19 +105,23 @@ class Batcher {
     return this.queue(cmd, become);
   }
 
-  /** Commands of a sequence (each runs only if the ones before it succeeded), queued now. */
-  sequence(items: SequenceItem[], become: boolean): Promise<ExecResult>[] {
-    return items.map((item) => this.queue(item.cmd, become, item));
+  /**
+   * Commands of a sequence (each runs only if the ones before it succeeded), queued now.
+   * `onSent` is called when the batch holding them is taken to be sent: a command queued
+   * after that goes in another round trip.
+   */
+  sequence(items: SequenceItem[], become: boolean, onSent?: () => void): Promise<ExecResult>[] {
+    return items.map((item, i) => this.queue(item.cmd, become, item, i === 0 ? onSent : undefined));
   }
 
-  private queue(cmd: ShellCommand, become: boolean, item?: SequenceItem): Promise<ExecResult> {
+  private queue(cmd: ShellCommand, become: boolean, item?: SequenceItem, onSent?: () => void): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       let q = this.queues.get(become);
       if (!q) {
         q = [];
         this.queues.set(become, q);
       }
-      q.push({ cmd, resolve, reject, ...(item ? { item } : {}) });
+      q.push({ cmd, resolve, reject, ...(item ? { item } : {}), ...(onSent ? { onSent } : {}) });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -128,6 +133,7 @@ class Batcher {
     this.scheduled = false;
     const queues = [...this.queues];
     this.queues.clear();
+    for (const [, q] of queues) for (const x of q) x.onSent?.();
     for (const [become, q] of queues) {
       void (async () => {
         try {
@@ -138,6 +144,9 @@ class Batcher {
           const unique = new Map<string, { cmd: ShellCommand; item?: SequenceItem; waiters: Queued[] }>();
           const sent: { cmd: ShellCommand; item?: SequenceItem; waiters: Queued[] }[] = [];
           for (const x of q) {
+            // nothing after a command of a sequence is merged with what came before it:
+            // the sequence may change what it reads
+            if (x.item) unique.clear();
             const u = x.item ? undefined : unique.get(x.cmd.text);
             if (u) {
               u.waiters.push(x);
@@ -178,6 +187,7 @@ class Batcher {
 interface Queued {
   cmd: ShellCommand;
   item?: SequenceItem;
+  onSent?: () => void;
   resolve: (r: ExecResult) => void;
   reject: (e: unknown) => void;
 }
@@ -244,10 +254,10 @@ export class HostPipeline {
    * observation in its predecessor's round trip instead of one of its own.
    */
   actThenObserve(items: SequenceItem[], become: boolean, ahead: Speculation[]): Promise<ExecResult>[] {
-    const results = this.batcher.sequence(items, become);
     const riders: Entry[] = [];
-    // the batch is sent in this turn's check phase (Batcher.flush, queued before this)
-    setImmediate(() => {
+    // once the batch holding the commands is taken to be sent, later commands of the
+    // riders no longer join it: they wait for the action to end
+    const results = this.batcher.sequence(items, become, () => {
       for (const e of riders) e.joinable = false;
     });
     for (const s of ahead) {

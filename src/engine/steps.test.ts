@@ -26,6 +26,11 @@ describe('applySteps', () => {
     expect(shape([run('add'), run('set'), run('up'), up('/a'), run('start'), run('check'), confirm, run('after')])).toEqual(['add+set+up', ['/a'], 'start+check', 'confirm', 'after']);
   });
 
+  it('does not mix commands with a time limit of their own and commands without one', () => {
+    const timed = (text: string): Action => ({ kind: 'run', cmd: sh`${text}`, describe: text, timeoutMs: 1000 });
+    expect(shape([run('a'), timed('b'), timed('c'), run('d'), run('e')])).toEqual(['a', 'b+c', 'd+e']);
+  });
+
   it('keeps every action once, in its order', () => {
     const actions = [up('/x'), run('one'), run('two'), confirm, up('/y'), up('/z'), run('three')];
     expect(flat(applySteps(actions))).toEqual(actions);

@@ -8,7 +8,8 @@
  *   have been written, as a rerun would write them anyway;
  * - a run of consecutive commands, sent in one round trip as a sequence that stops at the
  *   first command that fails (HostChannel.runSequence): what runs is what one round trip
- *   per command would run;
+ *   per command would run. Commands with a time limit of their own and commands without
+ *   one go in separate sequences;
  * - or one other action (a confirmation over a new connection).
  * Pure.
  */
@@ -25,7 +26,9 @@ export function applySteps(actions: readonly Action[]): Step[] {
   for (const a of actions) {
     const last = steps.at(-1);
     if (a.kind === 'run') {
-      if (last?.kind === 'runs') last.runs.push(a);
+      // commands with and without a time limit of their own are not mixed: the shell's
+      // backstop for a write covers its commands only when every one of them has a limit
+      if (last?.kind === 'runs' && (last.runs[0]!.timeoutMs === undefined) === (a.timeoutMs === undefined)) last.runs.push(a);
       else steps.push({ kind: 'runs', runs: [a] });
       continue;
     }

@@ -439,8 +439,10 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
           });
           // The task's last commands take the next task's observation along, run after them
           // in the same round trip (pipeline.ts, actThenObserve): a first run, where every
-          // task acts, then costs about one round trip per task.
-          const ahead = pipe && n === steps.length - 1 && target === x.host && task.loop === undefined && !task.until ? speculate(x, ch, 1) : [];
+          // task acts, then costs about one round trip per task. Not behind commands with a
+          // time limit: the shell's backstop for the write would not cover the observation.
+          const ride = pipe && n === steps.length - 1 && target === x.host && task.loop === undefined && !task.until && items.every((it) => it.timeoutMs === undefined);
+          const ahead = ride ? speculate(x, ch, 1) : [];
           const results = pipe && ahead.length > 0 ? pipe.actThenObserve(items, become, ahead) : runSequence(ch, items, { become });
           for (const [i, action] of step.runs.entries()) {
             const r = await results[i]!;

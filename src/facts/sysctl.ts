@@ -15,31 +15,9 @@ export function normalizeSysctlValue(v: string): string {
   return v.trim().split(/\s+/).join(' ');
 }
 
-/**
- * The file under /proc/sys of a sysctl name, as procps's sysctl finds it: a name whose
- * first separator is `/` is a path already; otherwise `.` separates and `/` stands for a
- * dot inside a component (`net.ipv4.conf.eth0/1.rp_filter`). Undefined for a name that
- * would leave /proc/sys (an empty, `.` or `..` component).
- */
-export function sysctlPath(name: string): string | undefined {
-  const first = /[./]/.exec(name)?.[0];
-  const path = first === '.' ? name.replace(/[./]/g, (c) => (c === '.' ? '/' : '.')) : name;
-  const parts = path.split('/');
-  if (parts.some((x) => x === '' || x === '.' || x === '..')) return undefined;
-  return `/proc/sys/${path}`;
-}
-
-/**
- * The runtime value, as `sysctl -n NAME` prints it. A value of one line is read from its
- * file under /proc/sys by the shell itself (no process); anything else (a key that is not
- * there, not readable, or of several lines) goes to `sysctl -n`, whose stderr tells an
- * unknown key from other failures.
- */
+/** `sysctl -n NAME`; stderr is kept to tell an unknown key from other failures. */
 export function sysctlValueCommand(name: string): ShellCommand {
-  const path = sysctlPath(name);
-  const full = sh`LC_ALL=C exec sysctl -n -- ${name}`;
-  if (path === undefined) return full;
-  return sh`if [ -f ${path} ] && { IFS= read -r ul_v && ! IFS= read -r ul_w; } < ${path} 2>/dev/null; then printf '%s\n' "$ul_v"; else ${full}; fi`;
+  return sh`LC_ALL=C sysctl -n -- ${name}`;
 }
 
 export type SysctlValue = { exists: true; value: string } | { exists: false; error: string };

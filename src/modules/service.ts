@@ -453,8 +453,8 @@ function pidFinish(results: ExecResult[]): Record<string, unknown> {
   return {};
 }
 
-function run(cmd: ShellCommand, describe: string, timeoutMs?: number): Action {
-  return { kind: 'run', cmd, describe, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+function run(cmd: ShellCommand, describe: string): Action {
+  return { kind: 'run', cmd, describe };
 }
 
 function decideSystemd(p: ServiceParams, f: Extract<ServiceFacts, { init: 'systemd' }>, def: ServiceDefinition | null, deps: UnitDeps): Decision {

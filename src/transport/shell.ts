@@ -77,7 +77,8 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
   if (guard) {
     // It runs only while no earlier command of its sequence failed; skipped, it reports
     // SKIPPED as its exit code, which no command can exit with.
-    const ok = guard.okCodes === 'any' ? '*' : guard.okCodes.length > 0 ? guard.okCodes.map((c) => String(Math.trunc(c))).join('|') : '0';
+    // (an empty list: no exit code lets the next command run, as the engine reads it)
+    const ok = guard.okCodes === 'any' ? '*' : guard.okCodes.length > 0 ? guard.okCodes.map((c) => String(Math.trunc(c))).join('|') : "''";
     run = sh`${raw(guard.first ? '__ul_stop=; ' : '')}if [ -z "$__ul_stop" ]; then ${run}; case $__ul_rc in ${raw(ok)}) ;; *) __ul_stop=1 ;; esac; else __ul_rc=${raw(String(SKIPPED))}; fi`;
   }
   const fmt = `${marker}%d\\n`;
@@ -92,7 +93,7 @@ export const SKIPPED = -1;
 export interface SequenceGuard {
   /** The first command of its sequence (it clears what an earlier sequence left). */
   first: boolean;
-  /** Exit codes that are not a failure (empty: 0; 'any': it never stops the sequence). */
+  /** Exit codes that are not a failure (empty: none; 'any': it never stops the sequence). */
   okCodes: readonly number[] | 'any';
 }
 

@@ -12,6 +12,7 @@ import {
   renderString,
   renderTemplateFile,
   scalarPosition,
+  setupOnce,
 } from './template.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'underlay-template-'));
@@ -214,6 +215,23 @@ describe('helpers in templates', () => {
     ] as const) {
       expect(render('{{ lower x }}:{{#if x}}yes{{else}}no{{/if}}', { x })).toBe(want);
     }
+  });
+
+  it("Handlebars' set-up of a template runs at its first call only, unless a call brings its own helpers or partials", () => {
+    let setups = 0;
+    const fn = Object.assign((() => '') as unknown as Parameters<typeof setupOnce>[0], { _setup: () => void setups++ });
+    const f = setupOnce(fn) as unknown as { _setup: (o: Record<string, unknown>) => void };
+    f._setup({ data: {} });
+    f._setup({ data: {} });
+    f._setup({});
+    expect(setups).toBe(1);
+    f._setup({ helpers: { x: () => 1 } });
+    f._setup({ partial: true });
+    expect(setups).toBe(3);
+    // after a call of its own kind, the next plain call is set up again
+    f._setup({ data: {} });
+    f._setup({ data: {} });
+    expect(setups).toBe(4);
   });
 
   it('nesting, quoting, json', () => {

@@ -675,7 +675,7 @@ function compileFailure(err: unknown): TemplateFailure {
  * sets up is the same every time: it is done at the first call only. A call that does pass
  * any of those is set up as Handlebars does.
  */
-function setupOnce(fn: TemplateFn): TemplateFn {
+export function setupOnce(fn: TemplateFn): TemplateFn {
   const f = fn as TemplateFn & { _setup?: (o: Record<string, unknown>) => void };
   const setup = f._setup;
   if (typeof setup !== 'function') return fn;

@@ -267,6 +267,9 @@ describe('commands on the persistent shell', () => {
     expect(fed).toMatchObject({ stdout: 'in\0put', exitCode: 0 });
     expect(slow).toMatchObject({ timedOut: true, exitCode: 124 });
     expect(after!.exitCode).toBe(SKIPPED);
+    // a skipped command with stdin still takes its input from the stream: the shell stays in step
+    const skippedFed = await Promise.all(c.runSequence([{ cmd: sh`exit 1` }, { cmd: sh`cat`, stdin: 'not\nrun\n' }, { cmd: sh`printf never` }]));
+    expect(skippedFed.map((r) => r.exitCode)).toEqual([1, SKIPPED, SKIPPED]);
     expect((await c.run(sh`echo ok`)).stdout).toBe('ok\n');
   });
 
