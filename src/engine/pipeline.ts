@@ -31,8 +31,8 @@
  * task had observed in its own turn; a command of it that does not join that round trip
  * (one asked for after the round trip was sent, a file read, a command with its own time
  * limit) waits for the action to end, and nothing behind the action is merged with the
- * same command asked for before it. A first run, where every task acts and nothing is taken ahead before the
- * actions, then costs about one round trip per task instead of two.
+ * same command asked for before it. A first run, where every task acts and nothing is
+ * taken ahead before the actions, then costs about one round trip per task instead of two.
  *
  * The commands of the observations started in the same turn of the event loop are sent as
  * one batch (HostChannel.runBatch: one round trip on one shell).

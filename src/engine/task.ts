@@ -432,9 +432,8 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
             continue;
           }
           // consecutive commands go in one round trip, stopping at the first failure (steps.ts)
-          const limit = (a: (typeof step.runs)[number]) => a.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
           const items = step.runs.map((a) => {
-            const timeoutMs = limit(a);
+            const timeoutMs = a.timeoutMs ?? (task.timeoutSeconds !== undefined ? task.timeoutSeconds * 1000 : undefined);
             return { cmd: a.cmd, okCodes: a.okCodes ?? [0], ...(a.stdin !== undefined ? { stdin: a.stdin } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
           });
           // The task's last commands take the next task's observation along, run after them
@@ -449,7 +448,7 @@ async function attempt(x: ExecInput, def: ModuleDef, vars: Record<string, unknow
             outs.push(r);
             const okCodes = action.okCodes ?? [0];
             if (!okCodes.includes(r.exitCode)) {
-              const timeoutMs = limit(action);
+              const timeoutMs = items[i]!.timeoutMs;
               const finished = decision.finish ? decision.finish(outs) : {};
               const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${r.exitCode}`;
               const stderrTail = tail(r.stderr || r.stdout);

@@ -259,10 +259,10 @@ export const file: ModuleDef<FileParams, FileObserved> = {
           // the directory: no chmod process after it.
           const m = want.mode !== undefined && (want.mode & 0o7000) === 0 ? modeText(want.mode) : undefined;
           const { mode: _mode, ...noMode } = want;
-          const mkdir: Action = m !== undefined ? { kind: 'run', cmd: sh`mkdir -p -m ${m} -- ${path}`, describe: `mkdir -p -m ${m} ${path}` } : { kind: 'run', cmd: sh`mkdir -p -- ${path}`, describe: `mkdir -p ${path}` };
+          const mkdir: Action = { kind: 'run', cmd: m !== undefined ? sh`mkdir -p -m ${m} -- ${path}` : sh`mkdir -p -- ${path}`, describe: `mkdir -p${m !== undefined ? ` -m ${m}` : ''} ${path}` };
           return {
             changed: true,
-            actions: [mkdir, ...(m !== undefined ? planAttrs(path, null, noMode).actions : a.actions)],
+            actions: [mkdir, ...(m !== undefined ? planAttrs(path, null, noMode) : a).actions],
             diff: diffOf(path, { state: 'absent' }, { state: 'directory', ...a.after }),
             msg: `${path}: directory created`,
             result: resultOf(a.final),

@@ -453,6 +453,9 @@ function pidFinish(results: ExecResult[]): Record<string, unknown> {
   return {};
 }
 
+/** The definitions' directory, made only where it is missing (no process when it is there). */
+const ensureDefDir = sh`[ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}`;
+
 function run(cmd: ShellCommand, describe: string): Action {
   return { kind: 'run', cmd, describe };
 }
@@ -583,15 +586,14 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   // What runs changed (not only `after`, which orders the boot): a running service restarts.
   const runtimeChanged = f.launcher !== wantLauncher || recorded === null || runtimeText(recorded) !== runtimeText(def);
   if (defChanged) {
-    // no process where the directory is there (every service after the first)
-    actions.push(run(sh`[ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}`, `mkdir -p ${DEF_DIR}`));
+    actions.push(run(ensureDefDir, `mkdir -p ${DEF_DIR}`));
     actions.push({ kind: 'upload', path: paths.def, content: wantDef, mode: 0o644, describe: `write ${paths.def}` });
     actions.push({ kind: 'upload', path: paths.launcher, content: wantLauncher, mode: 0o755, describe: `write ${paths.launcher}` });
     diff.push({ path: paths.def, before: f.def ?? '', after: wantDef });
     done.push(f.def === null ? 'defined' : 'definition updated');
   }
   if (p.enabled === true && !f.enabledFlag) {
-    actions.push(run(sh`{ [ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}; } && : > ${paths.enabledFlag}`, `enable ${p.name} at boot (${paths.enabledFlag})`));
+    actions.push(run(sh`{ ${ensureDefDir}; } && : > ${paths.enabledFlag}`, `enable ${p.name} at boot (${paths.enabledFlag})`));
     done.push('enabled');
   } else if (p.enabled === false && f.enabledFlag) {
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));
