@@ -7,8 +7,14 @@
 // than it saved.
 // With 100 hosts the peak memory is about 93 MB instead of about 155 MB (170 MB without
 // any), and the controller takes less CPU than with Node's defaults (bench/README.md, Memory).
-// the bundle of dist/cli/main.js (npm run build; .ci/bundle.js)
-import { main } from '../dist/cli/underlay.mjs';
+import { fileURLToPath } from 'node:url';
+import { runBundle } from '../dist/cli/codecache.js';
+
+// The bundle of dist/cli/main.js (npm run build; .ci/bundle.js), compiled with the code
+// cache of earlier runs (src/cli/codecache.ts).
+const bundle = runBundle(fileURLToPath(new URL('../dist/cli/underlay.cjs', import.meta.url)));
+const { main, ranPlay } = bundle.exports;
+const argv = process.argv.slice(2);
 
 // A reader that goes away (`underlay ... | head`) is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -18,7 +24,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+main(argv).then(
+  (code) => {
+    process.exitCode = code;
+    if (ranPlay(argv, code)) bundle.save();
+  },
   (err) => { process.stderr.write(`underlay: internal error: ${err?.stack ?? err}\n`); process.exitCode = 1; },
 );

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from './main.js';
+import { main, ranPlay, type Io } from './main.js';
 
 const root = resolve(__dirname, '../..');
 const fx = (p: string) => join(root, 'test/fixtures', p);
@@ -71,5 +71,23 @@ describe('the README', () => {
     const r = await cli(['modules']);
     expect(r.code).toBe(0);
     expect(readme).toContain(r.out);
+  });
+});
+
+describe('ranPlay (the code cache is written after such a command)', () => {
+  it.each([
+    [['run', 'site.yml', '-i', 'inv.yml'], 0, true],
+    [['run', 'site.yml'], 2, true],
+    [['run', 'site.yml'], 3, true],
+    [['run', 'site.yml', '--verify-idempotent'], 5, true],
+    [['run', 'site.yml'], 4, false],
+    [['run', 'site.yml'], 1, false],
+    [['run', 'site.yml', '--syntax-check'], 0, false],
+    [['run', 'site.yml', '--list-tasks'], 0, false],
+    [['run', '--help'], 0, false],
+    [['lab', 'up'], 0, false],
+    [['--version'], 0, false],
+  ] as const)('%j exit %d: %s', (argv, code, yes) => {
+    expect(ranPlay(argv, code)).toBe(yes);
   });
 });

@@ -40,6 +40,16 @@ export function version(): string {
   return pkg.version;
 }
 
+/**
+ * Did this command run a play (bin/underlay.js writes the code cache then: it holds what a
+ * run compiles)? A `run` that stopped at its input or only listed or checked does not.
+ */
+export function ranPlay(argv: readonly string[], code: number): boolean {
+  if (argv[0] !== 'run') return false;
+  if (!([EXIT.OK, EXIT.HOST_FAILED, EXIT.HOST_UNREACHABLE, EXIT.NOT_IDEMPOTENT] as number[]).includes(code)) return false;
+  return !argv.some((a) => a === '--syntax-check' || a === '--list-hosts' || a === '--list-tasks' || a === '--list-tags' || a === '--help' || a === '-h');
+}
+
 /** parseArgs with errors turned into InputError (exit 4). */
 export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, what: string) {
   try {

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,9 @@ import { getLab, inHost, labOptionsOf, labSkipReason } from '../support/lab.js';
 const lab = getLab();
 const root = resolve(__dirname, '../..');
 const bin = join(root, 'bin/underlay.js');
+/** The code cache of these runs (src/cli/codecache.ts), not the user's. */
+const cacheHome = mkdtempSync(join(tmpdir(), 'ul-e2e-cache-'));
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
 
 interface Ran {
   code: number;
@@ -27,7 +30,7 @@ interface Ran {
 }
 
 function underlay(args: string[], env: Record<string, string> = {}): Ran {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', ...env }, timeout: 240_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', XDG_CACHE_HOME: cacheHome, ...env }, timeout: 240_000 });
   const events = args.includes('--json')
     ? r.stdout
         .split('\n')
@@ -180,6 +183,31 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
     expect(r.stdout).toMatch(/--- .*motd\n\+\+\+ .*motd\n@@ -1,2 \+1,2 @@\n host worker1\n-extra first\n\+extra second\n/);
     const back = underlay(['run', pb, '-i', lab!.inventoryPath, '--limit', 'worker1']);
     expect(back.code).toBe(0);
+  });
+
+  it('the code cache: written after a play (0600, in a 0700 directory), then used as it is', () => {
+    const cache = join(cacheHome, 'underlay');
+    rmSync(cache, { recursive: true, force: true });
+    const check = underlay(['run', pb, '-i', lab!.inventoryPath, '--syntax-check']);
+    expect(check.code, check.stderr).toBe(0);
+    expect(existsSync(cache)).toBe(false); // no play: nothing written
+    const first = underlay(['run', pb, '-i', lab!.inventoryPath, '--check', '--limit', 'worker1']);
+    expect(first.code, first.stderr).toBe(0);
+    const [name, ...more] = readdirSync(cache);
+    expect(more).toEqual([]);
+    expect(name).toMatch(/^v8-code-[0-9a-f]{32}\.bin$/);
+    const file = join(cache, name!);
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    const st = statSync(file);
+    expect(st.mode & 0o777).toBe(0o600);
+    // A cache V8 refused (or none) would be written anew, as a new file.
+    const again = underlay(['run', pb, '-i', lab!.inventoryPath, '--check', '--limit', 'worker1']);
+    expect(again.code, again.stderr).toBe(0);
+    const st2 = statSync(file);
+    expect([st2.ino, st2.mtimeMs]).toEqual([st.ino, st.mtimeMs]);
+    const off = underlay(['run', pb, '-i', lab!.inventoryPath, '--check', '--limit', 'worker1'], { UNDERLAY_NO_CODE_CACHE: '1' });
+    expect(off.code, off.stderr).toBe(0);
+    expect(readdirSync(cache)).toEqual([name]);
   });
 
   it('--limit runs touch only the selected hosts', () => {
