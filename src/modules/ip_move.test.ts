@@ -98,7 +98,7 @@ describe('ip_move (decisions on real ip -j output)', () => {
     expect(confirm.kind).toBe('confirm');
     const text = confirm.kind === 'confirm' ? confirm.cmd.text : '';
     expect(text.startsWith("if sh -c 'out=$(ip -o addr show dev breth1) || exit 1\n")).toBe(true);
-    expect(text).toContain(`then if mv -f ${D}/eth1.pid ${D}/eth1.pid.disarmed 2>/dev/null; then pid=$(cat ${D}/eth1.pid.disarmed);`);
+    expect(text).toContain(`then if mv -f ${D}/eth1.pid ${D}/eth1.pid.disarmed 2>/dev/null; then read -r pid <${D}/eth1.pid.disarmed;`);
     const custom = (await decideWith(ip_move, 'bridge-ready', { ...MOVE, confirm_command: 'test -e /nonexistent' })).actions.at(-1)!;
     expect(custom.kind === 'confirm' && custom.cmd.text.startsWith("if sh -c 'test -e /nonexistent'; then if mv -f")).toBe(true);
   });

@@ -9,12 +9,16 @@
  *     /dev/null, a pidfile): after `rollback_after` seconds it restores `from`;
  *  3. the apply script runs detached too (it completes even if the session drops), as one
  *     step of idempotent lines: `to` up, `from` enslaved, addresses added to `to`, routes
- *     replaced onto `to`, addresses removed from `from`; the action waits (bounded) for its
- *     "applied" marker, and a failing line rolls back at once;
+ *     replaced onto `to`, addresses removed from `from`; then the action reads its
+ *     "applied" marker. A failing line rolls back at once;
  *  4. a `confirm` action runs `confirm_command` over a NEW connection and, only if it
  *     succeeds, disarms the timer (kills the recorded PID, removes the pidfile).
  * If confirmation fails, the task fails and the host rolls itself back when the timer
- * fires. The timer and the disarm both claim the pidfile by renaming it (atomic), so a late
+ * fires.
+ * Both detached scripts get the write end of a pipe as fd 3, which the action reads to its
+ * end: the timer closes it once its pidfile is written, the apply script when it exits. So
+ * the action returns the moment they are there, without polling (an apply that hangs is
+ * waited for at most `rollback_after` seconds, at most 60, by `timeout`). The timer and the disarm both claim the pidfile by renaming it (atomic), so a late
  * confirmation and a firing timer cannot both win. decide() is pure: the scripts are text
  * generated from the observed state.
  *
@@ -30,9 +34,6 @@ import { badIfname, ipLinkCommand, linksByName, parseIpLink, type IpLink } from 
 import { ipRouteCommand, parseIpRoute, type IpRoute } from '../facts/iproute.js';
 import { quote, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
-
-/** Polls at 0.01 s before the waits of a move fall back to 0.1 s. */
-const QUICK_POLLS = 10;
 
 export interface IpMoveParams extends Record<string, unknown> {
   from: string;
@@ -260,6 +261,8 @@ export function ipMoveScripts(plan: IpMovePlan, stateDir: string): { state: stri
     `# claimed and this process killed) within ${plan.rollbackAfter} s, runs the rollback script.`,
     PATH_LINE,
     sh`echo $$ > ${`${f.pid}.tmp`} && mv -f ${`${f.pid}.tmp`} ${f.pid} || exit 1`.text,
+    '# armed: the end of the pipe the arming action reads (fd 3, when given)',
+    'exec 3>&-',
     `trap 'kill "$s" 2>/dev/null; exit 0' TERM`,
     sh`sleep ${plan.rollbackAfter} &`.text,
     's=$!',
@@ -286,7 +289,7 @@ export function defaultConfirmScript(plan: IpMovePlan): string {
 /** The confirm action's command: the confirmation, then the disarm (only if it succeeded). */
 export function confirmCommand(plan: IpMovePlan, stateDir: string, confirm: string): ShellCommand {
   const f = ipMovePaths(stateDir, plan.from);
-  const disarm = sh`if mv -f ${f.pid} ${`${f.pid}.disarmed`} 2>/dev/null; then pid=$(cat ${`${f.pid}.disarmed`}); case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) kill "$pid" 2>/dev/null ;; esac; rm -f ${`${f.pid}.disarmed`}; echo "ip_move: confirmed; rollback timer (pid $pid) disarmed"; else echo ${`ip_move: confirmed too late: the rollback timer had fired and restored ${plan.from}`} >&2; exit 1; fi`;
+  const disarm = sh`if mv -f ${f.pid} ${`${f.pid}.disarmed`} 2>/dev/null; then read -r pid <${`${f.pid}.disarmed`}; case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) kill "$pid" 2>/dev/null ;; esac; rm -f ${`${f.pid}.disarmed`}; echo "ip_move: confirmed; rollback timer (pid $pid) disarmed"; else echo ${`ip_move: confirmed too late: the rollback timer had fired and restored ${plan.from}`} >&2; exit 1; fi`;
   const failed = `ip_move: the confirmation failed; the host restores ${plan.from} by itself when the rollback timer fires (${plan.rollbackAfter} s after it was armed)`;
   return sh`if sh -c ${confirm}; then ${disarm}; else echo ${failed} >&2; exit 1; fi`;
 }
@@ -294,7 +297,7 @@ export function confirmCommand(plan: IpMovePlan, stateDir: string, confirm: stri
 /** Read-only: is a rollback timer armed (its PID alive and running the timer script)? */
 export function timerCheckCommand(stateDir: string, from: string): ShellCommand {
   const f = ipMovePaths(stateDir, from);
-  return sh`if [ -s ${f.pid} ]; then pid=$(cat ${f.pid}); if tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- ${f.timer}; then echo "armed $pid"; else echo "stale $pid"; fi; else echo none; fi`;
+  return sh`if [ -s ${f.pid} ]; then read -r pid <${f.pid}; case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) echo "armed $pid" ;; *) echo "stale $pid" ;; esac; else echo none; fi`;
 }
 
 export function parseTimerCheck(stdout: string): IpMoveTimer {
@@ -411,10 +414,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     }
 
     const scripts = ipMoveScripts(plan, p.state_dir);
-    const waitSteps = Math.min(rollbackAfter, 60) * 10;
-    // Both waits poll every 0.01 s at first (the timer and a move usually take a few
-    // milliseconds), then every 0.1 s; the first QUICK_POLLS polls count as one 0.1 s step.
-    const pollSleep = sh`if [ "$i" -lt ${QUICK_POLLS} ]; then sleep 0.01; else sleep 0.1; fi`;
+    const waitS = Math.min(rollbackAfter, 60);
     const actions: Action[] = [
       { kind: 'run', cmd: sh`if [ -d ${f.dir} ]; then chmod 700 ${f.dir}; else mkdir -p -m 700 ${f.dir}; fi`, describe: `create ${f.dir}` },
       { kind: 'upload', path: f.state, content: scripts.state, mode: 0o600, describe: `record the state of ${p.from} in ${f.state}` },
@@ -423,12 +423,14 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       { kind: 'upload', path: f.timer, content: scripts.timer, mode: 0o700, describe: `write ${f.timer}` },
       {
         kind: 'run',
-        cmd: sh`rm -f ${f.pid} ${`${f.pid}.fired`} ${f.rolledBack} && { setsid /bin/sh ${f.timer} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt ${50 + QUICK_POLLS - 1} ]; do if [ -s ${f.pid} ]; then echo "rollback timer armed: pid $(cat ${f.pid}), fires in "${rollbackAfter}" s"; exit 0; fi; ${pollSleep}; i=$((i + 1)); done; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
+        // $(...) ends when the timer closes fd 3 (its pidfile written) or exits.
+        cmd: sh`rm -f ${f.pid} ${`${f.pid}.fired`} ${f.rolledBack} || exit 1; ul_armed=$(setsid /bin/sh ${f.timer} 3>&1 </dev/null >>${f.log} 2>&1 &); if [ -s ${f.pid} ]; then read -r pid <${f.pid}; echo "rollback timer armed: pid $pid, fires in "${rollbackAfter}" s"; exit 0; fi; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
         describe: `arm the rollback timer (${rollbackAfter} s)`,
       },
       {
         kind: 'run',
-        cmd: sh`rm -f ${f.applied} ${f.applyFailed} && { setsid /bin/sh ${f.apply} </dev/null >>${f.log} 2>&1 & } && i=0 && while [ "$i" -lt ${waitSteps + QUICK_POLLS - 1} ]; do if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; ${pollSleep}; i=$((i + 1)); done; echo ${`ip_move: the move did not finish within ${waitSteps / 10} s; the rollback timer restores ${p.from}`} >&2; exit 1`,
+        // `cat` reads fd 3 of the apply script to its end: until the script exits.
+        cmd: sh`rm -f ${f.applied} ${f.applyFailed} || exit 1; { setsid /bin/sh ${f.apply} 3>&1 </dev/null >>${f.log} 2>&1 & } | timeout -k 1 ${waitS} cat; if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; echo ${`ip_move: the move did not finish within ${waitS} s; the rollback timer restores ${p.from}`} >&2; exit 1`,
         describe: `move the addresses and routes of ${p.from} to ${p.to} (detached)`,
       },
       { kind: 'confirm', cmd: confirmCommand(plan, p.state_dir, confirm), describe: `confirm the move of ${p.from} to ${p.to} over a new connection`, timeoutMs: p.confirm_timeout * 1000 },
