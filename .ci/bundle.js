@@ -1,5 +1,5 @@
 // Bundles the compiled CLI (dist/cli/main.js and everything it imports, npm packages
-// included, but ssh2 with its optional native parts) into one CommonJS file,
+// included, ssh2 too but its optional native parts) into one CommonJS file,
 // dist/cli/underlay.cjs, which bin/underlay.js runs through a V8 code cache
 // (src/cli/codecache.ts). One file: Node resolves and links one module instead of about
 // 150, which takes about a quarter of a second off every start (bench/README.md).
@@ -18,7 +18,20 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['ssh2', 'cpu-features'],
+  external: ['cpu-features'],
+  plugins: [
+    {
+      // ssh2 loads its native crypto binding, where it was built, by a path relative to
+      // its own file: the bundle asks for it by the package's path instead.
+      name: 'ssh2-native-binding',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/crypto\/build\/Release\/sshcrypto\.node$/ }, (args) => {
+          if (!/[\\/]node_modules[\\/]ssh2[\\/]lib[\\/]protocol$/.test(args.resolveDir)) return undefined;
+          return { path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true };
+        });
+      },
+    },
+  ],
   // the modules' own URL (import.meta.url), which CommonJS has no syntax for
   define: { 'import.meta.url': '__ul_import_meta_url' },
   banner: { js: "const __ul_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
