@@ -240,6 +240,17 @@ export function interfaceHealth(row: OvsRow | undefined): { ok: boolean; ofport?
 }
 
 /**
+ * An ovs-vsctl command that adds interfaces (add-br, add-port), failing where one of them
+ * got no datapath port. ovs-vsctl checks the interfaces it adds itself, once ovs-vswitchd
+ * has applied the change, but only says so ("Error detected while setting up 'NAME'") and
+ * exits 0: its messages go to stderr as they are, and that one fails the command. One
+ * ovs-vsctl instead of two (ovsInterfaceCheckCommand), each about 9 ms of CPU.
+ */
+export function ovsAddCommand(t: OvsTarget, args: ShellCommand): ShellCommand {
+  return sh`ul_err=$(${ovsVsctl(t, args)} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || exit "$ul_rc"; case $ul_err in *'Error detected while setting up'*) exit 1 ;; esac`;
+}
+
+/**
  * A command that fails, with a clear message, unless the interface has a datapath port:
  * run after a change to prove it took (ovs-vsctl can report "Error detected" and still exit 0).
  */

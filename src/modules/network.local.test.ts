@@ -337,7 +337,7 @@ describe.skipIf(capturing || !netnsAvailable())('network modules in network name
       await idempotent(ovs_bridge, { name: 'brbad', state: 'absent', ...db }, host.ch);
       // without datapath_type on this machine (no kernel module) the bridge cannot work: the check says so
       const bare = await converge(ovs_bridge, { name: 'brsys', ...db }, host.ch);
-      expect(bare.failed).toMatch(/ovs: interface brsys has no datapath port/);
+      expect(bare.failed).toMatch(/Error detected while setting up 'brsys'/);
       vsctl('--if-exists del-br brsys');
     }, 60_000);
 
@@ -348,7 +348,7 @@ describe.skipIf(capturing || !netnsAvailable())('network modules in network name
       await idempotent(ovs_port, { bridge: 'br-int', port: 'br-int-veth', tag: 10, ...db }, host.ch);
       expect(vsctl('get Port br-int-veth tag').trim()).toBe('10');
       const ghost = await converge(ovs_port, { bridge: 'br-int', port: 'ghost0', ...db }, host.ch);
-      expect(ghost.failed).toMatch(/ovs: interface ghost0 has no datapath port \(ofport -1, error "could not open network device ghost0 \(No such device\)"\)/);
+      expect(ghost.failed).toMatch(/Error detected while setting up 'ghost0': could not open network device ghost0 \(No such device\)/);
       await idempotent(ovs_port, { bridge: 'br-int', port: 'ghost0', state: 'absent', ...db }, host.ch);
     }, 60_000);
 

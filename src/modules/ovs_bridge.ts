@@ -3,7 +3,8 @@
  * add-br without a usable datapath prints "Error detected", exits 0 and leaves a row with
  * nothing behind it, so the bridge's own interface must also have an ofport >= 0 and no
  * error. Such a broken bridge is repaired (datapath_type set, or the bridge re-created),
- * and every change is followed by a check that the datapath port really exists.
+ * and every change is checked for the datapath port (by ovs-vsctl's own check where it
+ * adds the bridge, ovsAddCommand; by a second command after a `set`).
  */
 import {
   atomText,
@@ -13,6 +14,7 @@ import {
   mapEntries,
   mapGet,
   ovsFindsCommand,
+  ovsAddCommand,
   ovsInterfaceCheckCommand,
   ovsTargetParams,
   ovsVsctl,
@@ -130,10 +132,10 @@ export const ovs_bridge: ModuleDef<OvsBridgeParams, OvsBridgeObserved> = {
       return `bridge ${p.name}\ndatapath_type ${dp || '(system)'}\nfail_mode ${fm}\nexternal_ids ${idsText}\ndatapath port present\n`;
     };
     if (!o.bridge) {
-      const cmd = vs(sets.length > 0 ? sh`--may-exist add-br ${p.name} ${setCmd(sets)}` : sh`--may-exist add-br ${p.name}`);
+      const cmd = ovsAddCommand(t, sets.length > 0 ? sh`--may-exist add-br ${p.name} ${setCmd(sets)}` : sh`--may-exist add-br ${p.name}`);
       return {
         changed: true,
-        actions: [{ kind: 'run', cmd, describe: `create OVS bridge ${p.name}` }, check],
+        actions: [{ kind: 'run', cmd, describe: `create OVS bridge ${p.name} (it fails where it gets no datapath port)` }],
         msg: `create OVS bridge ${p.name}${p.datapath_type !== undefined ? ` (datapath_type ${p.datapath_type})` : ''}`,
         diff: [{ before: '', after: afterRow() }],
       };
@@ -143,10 +145,10 @@ export const ovs_bridge: ModuleDef<OvsBridgeParams, OvsBridgeObserved> = {
     if (!health.ok && !repairsDatapath) {
       // The row exists but nothing is behind it: delete and re-create in one transaction.
       const allSets = columnSets(p, undefined);
-      const cmd = vs(sh`-- --if-exists del-br ${p.name} -- add-br ${p.name}${allSets.length > 0 ? sh` ${setCmd(allSets)}` : sh``}`);
+      const cmd = ovsAddCommand(t, sh`-- --if-exists del-br ${p.name} -- add-br ${p.name}${allSets.length > 0 ? sh` ${setCmd(allSets)}` : sh``}`);
       return {
         changed: true,
-        actions: [{ kind: 'run', cmd, describe: `re-create OVS bridge ${p.name} (it had no datapath port)` }, check],
+        actions: [{ kind: 'run', cmd, describe: `re-create OVS bridge ${p.name} (it had no datapath port)` }],
         msg: `OVS bridge ${p.name} had no datapath port (ofport ${health.ofport ?? 'none'}${health.error !== undefined ? `, error: ${health.error}` : ''}): re-create it`,
         diff: [{ before, after: afterRow() }],
       };

@@ -3,7 +3,8 @@
  * row, the Interface row and every Bridge's name and ports; the bridge the port is on is
  * the one whose ports hold the Port row. A port whose interface has no datapath port
  * (ofport < 0, or an error such as "could not open network device") is re-added, and every
- * change is followed by a check that the datapath port exists, so a port that cannot work
+ * change is checked for the datapath port (by ovs-vsctl's own check where it adds the
+ * port, ovsAddCommand; by a second command after a `set`), so a port that cannot work
  * fails the task with OVS's own error instead of passing silently.
  */
 import {
@@ -12,6 +13,7 @@ import {
   interfaceHealth,
   isEmptyValue,
   ovsFindsCommand,
+  ovsAddCommand,
   ovsInterfaceCheckCommand,
   ovsTargetParams,
   ovsVsctl,
@@ -124,7 +126,7 @@ export const ovs_port: ModuleDef<OvsPortParams, OvsPortObserved> = {
     if (o.onBridge === undefined) {
       return {
         changed: true,
-        actions: [{ kind: 'run', cmd: vs(sh`--may-exist add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `add port ${p.port} to ${p.bridge}` }, check],
+        actions: [{ kind: 'run', cmd: ovsAddCommand(t, sh`--may-exist add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `add port ${p.port} to ${p.bridge} (it fails where it gets no datapath port)` }],
         msg: `add port ${p.port} to ${p.bridge}`,
         diff: [{ before, after }],
       };
@@ -133,8 +135,7 @@ export const ovs_port: ModuleDef<OvsPortParams, OvsPortObserved> = {
       return {
         changed: true,
         actions: [
-          { kind: 'run', cmd: vs(sh`-- del-port ${o.onBridge} ${p.port} -- add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `move port ${p.port} from ${o.onBridge} to ${p.bridge}` },
-          check,
+          { kind: 'run', cmd: ovsAddCommand(t, sh`-- del-port ${o.onBridge} ${p.port} -- add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `move port ${p.port} from ${o.onBridge} to ${p.bridge}` },
         ],
         msg: `move port ${p.port} from ${o.onBridge} to ${p.bridge}`,
         diff: [{ before, after }],
@@ -144,7 +145,7 @@ export const ovs_port: ModuleDef<OvsPortParams, OvsPortObserved> = {
     if (!health.ok) {
       return {
         changed: true,
-        actions: [{ kind: 'run', cmd: vs(sh`-- del-port ${p.bridge} ${p.port} -- add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `re-add port ${p.port} to ${p.bridge}` }, check],
+        actions: [{ kind: 'run', cmd: ovsAddCommand(t, sh`-- del-port ${p.bridge} ${p.port} -- add-port ${p.bridge} ${p.port}${setArgs(allIface, allPort)}`), describe: `re-add port ${p.port} to ${p.bridge}` }],
         msg: `port ${p.port} had no datapath port (ofport ${health.ofport ?? 'none'}${health.error !== undefined ? `, error: ${health.error}` : ''}): re-add it`,
         diff: [{ before, after }],
       };
