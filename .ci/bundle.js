@@ -7,10 +7,11 @@
 // take one on Node 20.
 // It sits beside main.js so that paths relative to the module (package.json, src/lab/)
 // resolve the same. Run by `npm run build`, after tsc.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const outfile = 'dist/cli/underlay.cjs';
+rmSync('dist/cli/underlay.mjs', { force: true }); // the ES module bundle of earlier builds
 await build({
   entryPoints: ['dist/cli/main.js'],
   outfile,
@@ -32,11 +33,14 @@ await build({
       },
     },
   ],
-  // the modules' own URL (import.meta.url), which CommonJS has no syntax for
+  // the modules' own URL (import.meta.url), which CommonJS has no syntax for; strict mode
+  // for the whole file, as the ES modules it is made of were (the directive must come first)
   define: { 'import.meta.url': '__ul_import_meta_url' },
-  banner: { js: "const __ul_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "\"use strict\";\nconst __ul_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
 // bin/underlay.js compiles the bundle without a loader for import(): there must be none.
-const dynamic = /(?<![\w$.])import\s*\(/.exec(readFileSync(outfile, 'utf8'));
+const text = readFileSync(outfile, 'utf8');
+const dynamic = /(?<![\w$.])import\s*\(/.exec(text);
 if (dynamic) throw new Error(`${outfile}: a dynamic import() at offset ${dynamic.index}: bin/underlay.js cannot run it`);
+if (!text.startsWith('"use strict";\n')) throw new Error(`${outfile}: does not start with the "use strict" directive`);

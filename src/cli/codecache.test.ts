@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheDir, cacheFileName, isCacheFileName, runBundle, trusted } from './codecache.js';
+import { cacheDir, cacheFileBuild, cacheFileName, runBundle, trusted } from './codecache.js';
 
 describe('cacheDir', () => {
   it.each([
@@ -23,21 +23,24 @@ describe('cacheFileName', () => {
   const src = Buffer.from('exports.a = 1;');
   const name = cacheFileName(src, 'v20.20.2', 'x64', ['--no-opt']);
   it('is one of ours, and stable', () => {
-    expect(isCacheFileName(name)).toBe(true);
+    expect(cacheFileBuild(name)).toMatch(/^[0-9a-f]{24}$/);
     expect(cacheFileName(Buffer.from('exports.a = 1;'), 'v20.20.2', 'x64', ['--no-opt'])).toBe(name);
   });
-  it('changes with the bundle, Node, the architecture and the flags', () => {
+  it('changes with the bundle, Node, the architecture, the flags and NODE_OPTIONS', () => {
     const others = [
       cacheFileName(Buffer.from('exports.a = 2;'), 'v20.20.2', 'x64', ['--no-opt']),
       cacheFileName(src, 'v20.20.3', 'x64', ['--no-opt']),
       cacheFileName(src, 'v20.20.2', 'arm64', ['--no-opt']),
       cacheFileName(src, 'v20.20.2', 'x64', []),
       cacheFileName(src, 'v20.20.2', 'x64', ['--no', '-opt']),
+      cacheFileName(src, 'v20.20.2', 'x64', ['--no-opt'], '--max-old-space-size=100'),
     ];
-    expect(new Set([name, ...others]).size).toBe(6);
+    expect(new Set([name, ...others]).size).toBe(7);
+    // the build part follows the bundle only
+    expect(others.map(cacheFileBuild)).toEqual([expect.not.stringMatching(cacheFileBuild(name)!), ...Array(5).fill(cacheFileBuild(name))]);
   });
   it.each(['v8-code-.bin', 'v8-code-XYZ.bin', `${name}.tmp`, `.${name}.12.tmp`, 'notes.txt'])('%s is not', (n) => {
-    expect(isCacheFileName(n)).toBe(false);
+    expect(cacheFileBuild(n)).toBeUndefined();
   });
 });
 
@@ -58,6 +61,7 @@ describe('trusted', () => {
     ['a symbolic link', st({ link: true }), 'dir', false],
     ['a file where a directory should be', st({ dir: false }), 'dir', false],
     ['own file 0600', st({ dir: false, mode: 0o600 }), 'file', true],
+    ['own file with a second name', { ...st({ dir: false, mode: 0o600 }), nlink: 2 }, 'file', false],
     ['group-writable file', st({ dir: false, mode: 0o620 }), 'file', false],
   ] as const)('%s: %s', (_what, s, kind, ok) => {
     expect(trusted(s, kind, 1000)).toBe(ok);
@@ -92,7 +96,7 @@ describe('runBundle', () => {
     first.save();
     const written = files();
     expect(written).toHaveLength(1);
-    expect(isCacheFileName(written[0]!)).toBe(true);
+    expect(cacheFileBuild(written[0]!)).toBeDefined();
     expect(statSync(cache()).mode & 0o777).toBe(0o700);
     expect(statSync(join(cache(), written[0]!)).mode & 0o777).toBe(0o600);
 
@@ -104,22 +108,38 @@ describe('runBundle', () => {
     expect(statSync(join(cache(), written[0]!)).mtimeMs).toBe(before);
   });
 
-  it('replaces a cache V8 rejects, and removes the caches of other builds', () => {
+  it("replaces a cache V8 rejects; keeps the other builds' caches and removes the old names", () => {
     // a source this process never compiled (V8 would take its own copy of one it did)
     writeFileSync(bundle, `exports.twice = (n) => n * 2; // ${process.hrtime.bigint()}\n`);
-    const name = cacheFileName(readFileSync(bundle), process.version, process.arch, process.execArgv);
+    const name = cacheFileName(readFileSync(bundle), process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '');
     mkdirSync(cache(), { recursive: true, mode: 0o700 });
     writeFileSync(join(cache(), name), 'not a code cache', { mode: 0o600 });
-    const stale = 'v8-code-0123456789abcdef0123456789abcdef.bin';
-    writeFileSync(join(cache(), stale), 'old', { mode: 0o600 });
+    const other = 'v8-code-0123456789abcdef01234567-0123456789abcdef.bin';
+    writeFileSync(join(cache(), other), 'another build', { mode: 0o600 });
+    writeFileSync(join(cache(), 'v8-code-0123456789abcdef0123456789abcdef.bin'), 'old name', { mode: 0o600 });
     writeFileSync(join(cache(), 'notes.txt'), 'kept');
 
     const b = runBundle<{ twice: (n: number) => number }>(bundle, env);
     expect(b.state).toBe('rejected');
     expect(b.exports.twice(1)).toBe(2);
     b.save();
-    expect(files().sort()).toEqual([name, 'notes.txt'].sort());
+    expect(files().sort()).toEqual([name, other, 'notes.txt'].sort());
     expect(readFileSync(join(cache(), name)).toString()).not.toBe('not a code cache');
+  });
+
+  it('keeps the 4 most recently written caches (builds, ways of running it)', () => {
+    mkdirSync(cache(), { recursive: true, mode: 0o700 });
+    const older = [1, 2, 3, 4].map((n) => `v8-code-${String(n).repeat(24)}-${String(n).repeat(16)}.bin`);
+    for (const [i, n] of older.entries()) {
+      writeFileSync(join(cache(), n), 'x', { mode: 0o600 });
+      const t = new Date(Date.now() - (10 - i) * 60_000);
+      utimesSync(join(cache(), n), t, t);
+    }
+    const b = runBundle(bundle, env);
+    expect(b.state).toBe('miss');
+    b.save();
+    const [newest] = files().filter((n) => !older.includes(n));
+    expect(files().sort()).toEqual([newest, ...older.slice(1)].sort());
   });
 
   it('a new bundle gets its own cache', () => {
@@ -130,15 +150,26 @@ describe('runBundle', () => {
     expect(b.state).toBe('miss');
     expect(b.exports.v).toBe(2);
     b.save();
-    expect(files()).toHaveLength(1);
-    expect(files()[0]).not.toBe(old);
+    expect(files()).toHaveLength(2);
+    expect(cacheFileBuild(files().find((n) => n !== old)!)).not.toBe(cacheFileBuild(old!));
   });
 
-  it('takes no code from a file others can write', () => {
+  it('takes no code from a file others can write, or one with another name (a hard link)', () => {
     runBundle(bundle, env).save();
     const [name] = files();
     chmodSync(join(cache(), name!), 0o666);
     expect(runBundle(bundle, env).state).toBe('miss');
+    chmodSync(join(cache(), name!), 0o600);
+    linkSync(join(cache(), name!), join(dir, 'elsewhere'));
+    expect(runBundle(bundle, env).state).toBe('miss');
+  });
+
+  it('makes nothing in a home that is not the user\'s own (sudo -E)', () => {
+    if (process.geteuid?.() !== 0) return; // only root can give the home away here
+    chownSync(home, 65534, 65534);
+    const b = runBundle(bundle, env);
+    b.save();
+    expect(existsSync(join(home, '.cache'))).toBe(false);
   });
 
   it('neither reads nor writes in a directory others can write', () => {

@@ -339,34 +339,6 @@ describe('engine (linear strategy on local hosts)', () => {
     expect(result.stats['h3']).toMatchObject({ unreachable: 1 });
   });
 
-  it("a batch's hosts are connected to when it starts (as many as forks), before a task needs them", async () => {
-    const log: string[] = [];
-    const bus = new EventBus();
-    bus.on((e) => {
-      if (e.type === 'task_start') log.push(`task ${e.task}`);
-      if (e.type === 'host_result' && e.task === 'cmd') log.push(`${e.host} ${e.status}`);
-    });
-    const pb = `
-- hosts: web
-  serial: 2
-  tasks:
-    - name: local
-      debug: msg=x
-    - name: cmd
-      command: "true"
-`;
-    await run(pb, {
-      bus,
-      forks: 1,
-      connect: async (h) => {
-        log.push(`connect ${h}`);
-        return new LocalChannel();
-      },
-    });
-    // batch h1,h2: h1 at once (forks 1), h2 when its first task needs it; batch h3: at once
-    expect(log).toEqual(['connect h1', 'task local', 'task cmd', 'h1 changed', 'connect h2', 'h2 changed', 'connect h3', 'task local', 'task cmd', 'h3 changed']);
-  });
-
   it('max_fail_percentage stops the play when too many hosts failed', async () => {
     const { of } = await run(`
 - hosts: web

@@ -183,11 +183,6 @@ class Run {
       const s = this.state(h);
       return !s.failed && !s.unreachable && !s.ended;
     });
-    // The batch's connections open now, together (as many as forks), while the tasks that
-    // need none run (asserts, facts): the first task on the hosts finds them open, or
-    // nearly. A host that never runs a task here is connected to for nothing; one that
-    // cannot be reached is reported by the first task that needs it, as before.
-    for (const h of hosts.slice(0, Math.max(1, this.opts.forks ?? 50))) void this.channel(h);
     let stopPlay = false;
     const afterTask = (): void => {
       const failed = hosts.filter((h) => this.state(h).failed).length;

@@ -252,7 +252,7 @@ export function ovsAddCommand(t: OvsTarget, args: ShellCommand): ShellCommand {
 
 /**
  * A command that fails, with a clear message, unless the interface has a datapath port:
- * run after a change to prove it took (ovs-vsctl can report "Error detected" and still exit 0).
+ * run after a `set` to prove it took (add-br and add-port check themselves: ovsAddCommand).
  */
 export function ovsInterfaceCheckCommand(t: OvsTarget, name: string): ShellCommand {
   const getOfport = ovsVsctl(t, sh`get Interface ${name} ofport`);

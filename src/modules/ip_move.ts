@@ -14,12 +14,13 @@
  *  4. a `confirm` action runs `confirm_command` over a NEW connection and, only if it
  *     succeeds, disarms the timer (kills the recorded PID, removes the pidfile).
  * If confirmation fails, the task fails and the host rolls itself back when the timer
- * fires.
+ * fires. The timer and the disarm both claim the pidfile by renaming it (atomic), so a late
+ * confirmation and a firing timer cannot both win.
  * Both detached scripts get the write end of a pipe as fd 3, which the action reads to its
  * end: the timer closes it once its pidfile is written, the apply script when it exits. So
  * the action returns the moment they are there, without polling (an apply that hangs is
- * waited for at most `rollback_after` seconds, at most 60, by `timeout`). The timer and the disarm both claim the pidfile by renaming it (atomic), so a late
- * confirmation and a firing timer cannot both win. decide() is pure: the scripts are text
+ * waited for at most `rollback_after` seconds, at most 60, by `timeout`; the arming only
+ * for the timer's first two lines, an `echo` and a `mv` in `state_dir`). decide() is pure: the scripts are text
  * generated from the observed state.
  *
  * An address with a lease (`dynamic`, a finite valid lifetime: what a DHCP client adds) is
@@ -430,7 +431,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       {
         kind: 'run',
         // `cat` reads fd 3 of the apply script to its end: until the script exits.
-        cmd: sh`rm -f ${f.applied} ${f.applyFailed} || exit 1; { setsid /bin/sh ${f.apply} 3>&1 </dev/null >>${f.log} 2>&1 & } | timeout -k 1 ${waitS} cat; if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; echo ${`ip_move: the move did not finish within ${waitS} s; the rollback timer restores ${p.from}`} >&2; exit 1`,
+        cmd: sh`rm -f ${f.applied} ${f.applyFailed} || exit 1; { setsid /bin/sh ${f.apply} 3>&1 </dev/null >>${f.log} 2>&1 & } | timeout -k 1 ${waitS} cat; ul_rc=$?; if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; case $ul_rc in 124|137) echo ${`ip_move: the move did not finish within ${waitS} s; the rollback timer restores ${p.from}`} ;; *) echo ${`ip_move: the move ended without a result (see ${f.log}); the rollback timer restores ${p.from}`} ;; esac >&2; exit 1`,
         describe: `move the addresses and routes of ${p.from} to ${p.to} (detached)`,
       },
       { kind: 'confirm', cmd: confirmCommand(plan, p.state_dir, confirm), describe: `confirm the move of ${p.from} to ${p.to} over a new connection`, timeoutMs: p.confirm_timeout * 1000 },

@@ -21,6 +21,9 @@ import { inHost as inLabHost } from '../support/lab.js';
 
 const root = resolve(__dirname, '../..');
 const bin = join(root, 'bin/underlay.js');
+/** The code cache of these runs (src/cli/codecache.ts), not the user's. */
+const cacheHome = mkdtempSync(join(tmpdir(), 'ul-e2e-cache-'));
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
 const cluster = join(root, 'playbooks/cluster.yml');
 const exampleInventory = join(root, 'inventory/example');
 const examplePassword = join(root, 'test/fixtures/example-inventory/vault-password.txt');
@@ -46,7 +49,7 @@ interface Ran {
 }
 
 function underlay(args: string[]): Ran {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 280_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', XDG_CACHE_HOME: cacheHome }, timeout: 280_000, maxBuffer: 64 * 1024 * 1024 });
   const events = args.includes('--json')
     ? r.stdout
         .split('\n')

@@ -195,7 +195,7 @@ describe.skipIf(!lab)(`underlay run against the lab${lab ? '' : ` (skipped: ${la
     expect(first.code, first.stderr).toBe(0);
     const [name, ...more] = readdirSync(cache);
     expect(more).toEqual([]);
-    expect(name).toMatch(/^v8-code-[0-9a-f]{32}\.bin$/);
+    expect(name).toMatch(/^v8-code-[0-9a-f]{24}-[0-9a-f]{16}\.bin$/);
     const file = join(cache, name!);
     expect(statSync(cache).mode & 0o777).toBe(0o700);
     const st = statSync(file);

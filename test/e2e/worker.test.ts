@@ -25,6 +25,9 @@ import { getLab, inHost, labOptionsOf, labSkipReason } from '../support/lab.js';
 const lab = getLab();
 const root = resolve(__dirname, '../..');
 const bin = join(root, 'bin/underlay.js');
+/** The code cache of these runs (src/cli/codecache.ts), not the user's. */
+const cacheHome = mkdtempSync(join(tmpdir(), 'ul-e2e-cache-'));
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
 const playbook = join(root, 'playbooks/worker.yml');
 const workers = ['worker1', 'worker2', 'worker3'] as const;
 const services = ['kubelet', 'kube-proxy', 'hairpin-guard'] as const;
@@ -40,7 +43,7 @@ interface Ran {
 
 function underlay(args: string[]): Ran {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 240_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', XDG_CACHE_HOME: cacheHome }, timeout: 240_000 });
   const events = args.includes('--json')
     ? r.stdout
         .split('\n')
