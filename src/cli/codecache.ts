@@ -39,21 +39,22 @@ export interface Bundle<T> {
 const PREFIX = 'v8-code-';
 const SUFFIX = '.bin';
 
-/** Where the cache directory goes (`$XDG_CACHE_HOME` or `$HOME`); undefined: no cache. */
-function cacheBase(env: NodeJS.ProcessEnv): string | undefined {
+/**
+ * Where the cache goes: its directory, and the base it is made in (`$XDG_CACHE_HOME` or
+ * `$HOME`, which must be the user's own); undefined: no cache.
+ */
+function cacheLocation(env: NodeJS.ProcessEnv): { base: string; dir: string } | undefined {
   if (env.UNDERLAY_NO_CODE_CACHE !== undefined && env.UNDERLAY_NO_CODE_CACHE !== '' && env.UNDERLAY_NO_CODE_CACHE !== '0') return undefined;
   const xdg = env.XDG_CACHE_HOME;
-  if (xdg !== undefined && xdg.startsWith('/')) return xdg;
+  if (xdg !== undefined && xdg.startsWith('/')) return { base: xdg, dir: join(xdg, 'underlay') };
   const home = env.HOME;
-  if (home !== undefined && home.startsWith('/')) return home;
+  if (home !== undefined && home.startsWith('/')) return { base: home, dir: join(home, '.cache', 'underlay') };
   return undefined;
 }
 
 /** The cache directory for this environment; undefined: no cache. */
 export function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  const base = cacheBase(env);
-  if (base === undefined) return undefined;
-  return base === env.XDG_CACHE_HOME ? join(base, 'underlay') : join(base, '.cache', 'underlay');
+  return cacheLocation(env)?.dir;
 }
 
 /** The cache file's name for this bundle, this Node, these V8 flags and NODE_OPTIONS. */
@@ -166,18 +167,16 @@ function prune(dir: string): void {
 export function runBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env): Bundle<T> {
   const source = readFileSync(file);
   const uid = process.geteuid?.() ?? -1;
-  const base = cacheBase(env);
-  const dir = cacheDir(env);
-  const name = dir !== undefined ? cacheFileName(source, process.version, process.arch, process.execArgv, env.NODE_OPTIONS ?? '') : undefined;
-  const path = dir !== undefined && name !== undefined ? join(dir, name) : undefined;
+  const where = cacheLocation(env);
+  const name = where ? cacheFileName(source, process.version, process.arch, process.execArgv, env.NODE_OPTIONS ?? '') : '';
 
   let cached: Buffer | undefined;
   let state: CacheState = 'off';
-  if (path !== undefined && dir !== undefined) {
-    const dst = lstatOrUndefined(dir);
+  if (where) {
+    const dst = lstatOrUndefined(where.dir);
     if (!dst || trusted(dst, 'dir', uid)) {
       state = 'miss';
-      cached = dst ? readTrusted(path, uid) : undefined;
+      cached = dst ? readTrusted(join(where.dir, name), uid) : undefined;
     }
   }
 
@@ -188,8 +187,10 @@ export function runBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env)
   fn.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
 
   const save = (): void => {
-    if ((state !== 'miss' && state !== 'rejected') || path === undefined || dir === undefined || base === undefined || name === undefined) return;
+    if ((state !== 'miss' && state !== 'rejected') || !where) return;
     state = 'hit'; // once
+    const { base, dir } = where;
+    const path = join(dir, name);
     if (!ensureDir(base, dir, uid)) return;
     const tmp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
     let made = false;

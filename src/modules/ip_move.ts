@@ -20,8 +20,8 @@
  * end: the timer closes it once its pidfile is written, the apply script when it exits. So
  * the action returns the moment they are there, without polling (an apply that hangs is
  * waited for at most `rollback_after` seconds, at most 60, by `timeout`; the arming only
- * for the timer's first two lines, an `echo` and a `mv` in `state_dir`). decide() is pure: the scripts are text
- * generated from the observed state.
+ * for the timer's first two lines, an `echo` and a `mv` in `state_dir`).
+ * decide() is pure: the scripts are text generated from the observed state.
  *
  * An address with a lease (`dynamic`, a finite valid lifetime: what a DHCP client adds) is
  * not moved unless `allow_dynamic` says so: the DHCP client keeps managing `from`, renews
@@ -179,6 +179,14 @@ export interface IpMovePlan {
   confirmTimeout: number;
 }
 
+/**
+ * A condition: the process `$pid` runs the timer script `timer` (its command line names
+ * it), not some other process that got that PID since.
+ */
+function timerRuns(timer: string): ShellCommand {
+  return sh`case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${timer}*) true ;; *) false ;; esac`;
+}
+
 /** The scripts of a move, generated from the plan (pure). */
 export function ipMoveScripts(plan: IpMovePlan, stateDir: string): { state: string; apply: string; rollback: string; timer: string } {
   const f = ipMovePaths(stateDir, plan.from);
@@ -201,8 +209,8 @@ export function ipMoveScripts(plan: IpMovePlan, stateDir: string): { state: stri
 
   const claimAndStopTimer = [
     sh`if ! mv -f ${f.pid} ${`${f.pid}.fired`} 2>/dev/null; then echo "ip_move rollback: the timer was disarmed or has fired already: nothing to do"; exit 0; fi`,
-    sh`pid=$(cat ${`${f.pid}.fired`} 2>/dev/null)`,
-    sh`if [ -n "$pid" ] && [ "$pid" != "$$" ]; then case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) kill "$pid" 2>/dev/null ;; esac; fi`,
+    sh`pid=; { read -r pid <${`${f.pid}.fired`}; } 2>/dev/null`,
+    sh`if [ -n "$pid" ] && [ "$pid" != "$$" ] && ${timerRuns(f.timer)}; then kill "$pid" 2>/dev/null; fi`,
   ];
   const keepOnTo = new Set(plan.toAddrs.map(addrCidr));
   const master =
@@ -290,7 +298,7 @@ export function defaultConfirmScript(plan: IpMovePlan): string {
 /** The confirm action's command: the confirmation, then the disarm (only if it succeeded). */
 export function confirmCommand(plan: IpMovePlan, stateDir: string, confirm: string): ShellCommand {
   const f = ipMovePaths(stateDir, plan.from);
-  const disarm = sh`if mv -f ${f.pid} ${`${f.pid}.disarmed`} 2>/dev/null; then read -r pid <${`${f.pid}.disarmed`}; case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) kill "$pid" 2>/dev/null ;; esac; rm -f ${`${f.pid}.disarmed`}; echo "ip_move: confirmed; rollback timer (pid $pid) disarmed"; else echo ${`ip_move: confirmed too late: the rollback timer had fired and restored ${plan.from}`} >&2; exit 1; fi`;
+  const disarm = sh`if mv -f ${f.pid} ${`${f.pid}.disarmed`} 2>/dev/null; then read -r pid <${`${f.pid}.disarmed`}; if ${timerRuns(f.timer)}; then kill "$pid" 2>/dev/null; fi; rm -f ${`${f.pid}.disarmed`}; echo "ip_move: confirmed; rollback timer (pid $pid) disarmed"; else echo ${`ip_move: confirmed too late: the rollback timer had fired and restored ${plan.from}`} >&2; exit 1; fi`;
   const failed = `ip_move: the confirmation failed; the host restores ${plan.from} by itself when the rollback timer fires (${plan.rollbackAfter} s after it was armed)`;
   return sh`if sh -c ${confirm}; then ${disarm}; else echo ${failed} >&2; exit 1; fi`;
 }
@@ -298,7 +306,7 @@ export function confirmCommand(plan: IpMovePlan, stateDir: string, confirm: stri
 /** Read-only: is a rollback timer armed (its PID alive and running the timer script)? */
 export function timerCheckCommand(stateDir: string, from: string): ShellCommand {
   const f = ipMovePaths(stateDir, from);
-  return sh`if [ -s ${f.pid} ]; then read -r pid <${f.pid}; case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${f.timer}*) echo "armed $pid" ;; *) echo "stale $pid" ;; esac; else echo none; fi`;
+  return sh`if [ -s ${f.pid} ]; then read -r pid <${f.pid}; if ${timerRuns(f.timer)}; then echo "armed $pid"; else echo "stale $pid"; fi; else echo none; fi`;
 }
 
 export function parseTimerCheck(stdout: string): IpMoveTimer {
