@@ -1,6 +1,5 @@
-/** Addresses: `ip -j addr show [dev DEV]`. One command and one pure parser. */
+/** Addresses: what `ip -j -d addr show` (iplink.ts, ipLinksCommand) reports of them. One pure parser. */
 import type { ExecResult } from '../modules/types.js';
-import { sh, type ShellCommand } from '../transport/quote.js';
 import { isNoDevice, parseJsonOutput } from './iplink.js';
 
 export interface IpAddr {
@@ -41,12 +40,10 @@ export interface IpAddrLink {
   addrs: IpAddr[];
 }
 
-/** `ip -j addr show [dev DEV]`. */
-export function ipAddrCommand(dev?: string): ShellCommand {
-  return dev === undefined ? sh`ip -j addr show` : sh`ip -j addr show dev ${dev}`;
-}
-
-/** Parses `ip -j addr show`; a device that does not exist gives []. */
+/**
+ * Parses `ip -j addr show` or `ip -j -d addr show` (ipLinksCommand in iplink.ts, which the
+ * modules ask); a device that does not exist gives [].
+ */
 export function parseIpAddr(r: ExecResult): IpAddrLink[] {
   if (isNoDevice(r)) return [];
   const data = parseJsonOutput(r, 'ip -j addr show');

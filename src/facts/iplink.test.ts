@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadFixtures, MAC } from '../../test/support/net-fixtures.js';
 import type { ExecResult } from '../modules/types.js';
-import { badIfname, bridgeLinkCommand, ipLinkCommand, isNoDevice, linksByName, parseBridgeLink, parseIpLink } from './iplink.js';
+import { parseIpAddr } from './ipaddr.js';
+import { badIfname, bridgePorts, ipLinksCommand, isNoDevice, linksByName, parseIpLink } from './iplink.js';
 
 /** A captured result of `scenario` for the command text `cmd`. */
 function captured(scenario: string, cmd: string): ExecResult {
@@ -10,15 +11,20 @@ function captured(scenario: string, cmd: string): ExecResult {
   return { command: cmd, durationMs: 0, ...r };
 }
 
-describe('ip -j -d link show', () => {
-  it('builds the command', () => {
-    expect(ipLinkCommand().text).toBe('ip -j -d link show');
-    expect(ipLinkCommand('breth1').text).toBe('ip -j -d link show dev breth1');
-    expect(ipLinkCommand("we'ird").text).toBe(`ip -j -d link show dev 'we'\\''ird'`);
+describe('ip -j -d addr show', () => {
+  it('is the command', () => {
+    expect(ipLinksCommand().text).toBe('ip -j -d addr show');
+  });
+
+  it('gives the links with their details and their addresses, from one output', () => {
+    const r = captured('eth1', ipLinksCommand().text);
+    expect(linksByName(parseIpLink(r)).get('eth1')).toMatchObject({ kind: 'veth', address: MAC.eth1, adminUp: true });
+    const eth1 = parseIpAddr(r).find((l) => l.ifname === 'eth1')!;
+    expect(eth1.addrs.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(['10.77.0.2/24', '10.77.0.9/24', '2001:db8:77::2/64', expect.stringMatching(/^fe80::/)]);
   });
 
   it('parses a bridge with kernel defaults (ageing in centiseconds), a veth whose peer is in another namespace', () => {
-    const links = linksByName(parseIpLink(captured('bridge-default', ipLinkCommand().text)));
+    const links = linksByName(parseIpLink(captured('bridge-default', ipLinksCommand().text)));
     const br = links.get('breth1')!;
     expect(br.kind).toBe('bridge');
     expect(br.bridge).toEqual({ stpState: 0, ageingTime: 30000 });
@@ -31,7 +37,7 @@ describe('ip -j -d link show', () => {
   });
 
   it('parses bridge ports, hairpin and same-namespace veth peers', () => {
-    const links = linksByName(parseIpLink(captured('bridge-ready', ipLinkCommand().text)));
+    const links = linksByName(parseIpLink(captured('bridge-ready', ipLinksCommand().text)));
     expect(links.get('breth1')).toMatchObject({ address: MAC.eth1, adminUp: true, bridge: { stpState: 0, ageingTime: 0 } });
     expect(links.get('breth1-veth')).toMatchObject({ master: 'breth1', slaveKind: 'bridge', link: 'br-int-veth', brport: { hairpin: true, state: 'forwarding' } });
     expect(links.get('br-int-veth')).toMatchObject({ kind: 'veth', link: 'breth1-veth' });
@@ -39,7 +45,7 @@ describe('ip -j -d link show', () => {
   });
 
   it('gives [] for a device that does not exist, and throws on other failures', () => {
-    const r = captured('empty', ipLinkCommand('breth1').text);
+    const r = captured('empty', 'ip -j neigh show to 192.168.1.1 dev breth1');
     expect(isNoDevice(r)).toBe(true);
     expect(parseIpLink(r)).toEqual([]);
     expect(() => parseIpLink({ ...r, stderr: 'RTNETLINK answers: Operation not permitted' })).toThrow(/exit code 1/);
@@ -47,17 +53,25 @@ describe('ip -j -d link show', () => {
   });
 });
 
-describe('bridge -j -d link show', () => {
-  it('parses hairpin on and off', () => {
-    expect(bridgeLinkCommand().text).toBe('bridge -j -d link show');
-    const ready = parseBridgeLink(captured('bridge-ready', bridgeLinkCommand().text));
-    expect(ready.map((p) => [p.ifname, p.master, p.hairpin])).toEqual([['breth1-veth', 'breth1', true]]);
-    const moved = parseBridgeLink(captured('moved', bridgeLinkCommand().text));
-    expect(moved.map((p) => [p.ifname, p.master, p.hairpin]).sort()).toEqual([
-      ['breth1-veth', 'breth1', false],
-      ['eth1', 'breth1', false],
+describe('bridgePorts', () => {
+  /** The ports as `bridge -j -d link show` (captured beside) reports them. */
+  const reference = (scenario: string) =>
+    (JSON.parse(captured(scenario, 'bridge -j -d link show').stdout || '[]') as { ifname: string; master: string; hairpin: boolean; state: string }[])
+      .map((p) => [p.ifname, p.master, p.hairpin, p.state])
+      .sort();
+  const ports = (scenario: string) =>
+    bridgePorts(parseIpLink(captured(scenario, ipLinksCommand().text)))
+      .map((p) => [p.ifname, p.master, p.hairpin, p.state])
+      .sort();
+
+  it('finds the bridge ports, their hairpin mode and state, as the bridge tool lists them', () => {
+    expect(ports('bridge-ready')).toEqual([['breth1-veth', 'breth1', true, 'forwarding']]);
+    expect(ports('moved')).toEqual([
+      ['breth1-veth', 'breth1', false, 'forwarding'],
+      ['eth1', 'breth1', false, 'forwarding'],
     ]);
-    expect(parseBridgeLink(captured('empty', bridgeLinkCommand().text))).toEqual([]);
+    expect(ports('empty')).toEqual([]);
+    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved']) expect(ports(s), s).toEqual(reference(s));
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * Links: `ip -j -d link show` (every link, or one device) and bridge ports:
- * `bridge -j -d link show`. One command and one pure parser each.
+ * Links: `ip -j -d addr show`, every link with its details and addresses (the addresses are
+ * parsed by ipaddr.ts), and the bridge ports among them. One command and pure parsers.
  */
 import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
@@ -35,7 +35,7 @@ export interface IpLink {
   raw: Record<string, unknown>;
 }
 
-/** One bridge port as `bridge -j -d link show` reports it. */
+/** One bridge port (what `bridge -j -d link show` reports of it). */
 export interface BridgePort {
   ifindex: number;
   ifname: string;
@@ -76,12 +76,18 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 const obj = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
-/** `ip -j -d link show [dev DEV]`. */
-export function ipLinkCommand(dev?: string): ShellCommand {
-  return dev === undefined ? sh`ip -j -d link show` : sh`ip -j -d link show dev ${dev}`;
+/**
+ * Every link with its details and its addresses: `ip -j -d addr show`. One process answers
+ * what `ip -j -d link show` and `ip -j addr show` answer together (parseIpLink and
+ * parseIpAddr both read its output), and the modules that observe links (linux_bridge, veth,
+ * hairpin_guard, ip_move) all ask it, so a round trip that carries several of their
+ * observations runs it once.
+ */
+export function ipLinksCommand(): ShellCommand {
+  return sh`ip -j -d addr show`;
 }
 
-/** Parses `ip -j [-d] link show`; a device that does not exist gives []. */
+/** Parses `ip -j [-d] link show` or `ip -j -d addr show`; a device that does not exist gives []. */
 export function parseIpLink(r: ExecResult): IpLink[] {
   if (isNoDevice(r)) return [];
   const what = 'ip -j -d link show';
@@ -127,24 +133,20 @@ export function linksByName(links: readonly IpLink[]): Map<string, IpLink> {
   return new Map(links.map((l) => [l.ifname, l]));
 }
 
-/** `bridge -j -d link show [dev DEV]`. */
-export function bridgeLinkCommand(dev?: string): ShellCommand {
-  return dev === undefined ? sh`bridge -j -d link show` : sh`bridge -j -d link show dev ${dev}`;
-}
-
-/** Parses `bridge -j -d link show`; a device that does not exist gives []. */
-export function parseBridgeLink(r: ExecResult): BridgePort[] {
-  if (isNoDevice(r)) return [];
-  const what = 'bridge -j -d link show';
-  return asArray(parseJsonOutput(r, what), r, what).map((o): BridgePort => {
-    const flags = Array.isArray(o['flags']) ? (o['flags'] as unknown[]).filter((f): f is string => typeof f === 'string') : [];
-    const port: BridgePort = { ifindex: num(o['ifindex']) ?? -1, ifname: str(o['ifname']) ?? '', hairpin: o['hairpin'] === true, flags };
-    const master = str(o['master']);
-    if (master !== undefined) port.master = master;
-    const state = str(o['state']);
-    if (state !== undefined) port.state = state;
-    return port;
-  });
+/**
+ * The bridge ports among `links`, as `bridge -j -d link show` lists them: the links with a
+ * master whose `-d` details are a bridge port's.
+ */
+export function bridgePorts(links: readonly IpLink[]): BridgePort[] {
+  const out: BridgePort[] = [];
+  for (const l of links) {
+    if (l.slaveKind !== 'bridge' || l.brport === undefined) continue;
+    const port: BridgePort = { ifindex: l.ifindex, ifname: l.ifname, hairpin: l.brport.hairpin, flags: l.flags };
+    if (l.master !== undefined) port.master = l.master;
+    if (l.brport.state !== undefined) port.state = l.brport.state;
+    out.push(port);
+  }
+  return out;
 }
 
 /**

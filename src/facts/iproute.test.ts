@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadFixtures } from '../../test/support/net-fixtures.js';
 import type { ExecResult } from '../modules/types.js';
-import { ipRouteCommand, parseIpRoute } from './iproute.js';
+import { ipRouteCommand, parseIpRoute, routeFamily } from './iproute.js';
 
 function captured(scenario: string, cmd: string): ExecResult {
   const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
@@ -38,5 +38,28 @@ describe('ip -j route show', () => {
   it('parses exact queries: host routes print without /32; no route gives []', () => {
     expect(parseIpRoute(captured('moved', ipRouteCommand({ family: 4, exact: '192.168.1.1' }).text)).map((r) => [r.dst, r.dev, r.scope])).toEqual([['192.168.1.1', 'breth1', 'link']]);
     expect(parseIpRoute(captured('empty', ipRouteCommand({ family: 4, exact: '192.168.1.0/29' }).text))).toEqual([]);
+  });
+});
+
+describe('routeFamily', () => {
+  const out = (stdout: string): ExecResult => ({ command: 'ip -j route show table all', exitCode: 0, stdout, stderr: '', durationMs: 0 });
+
+  it('splits a listing of both families as the listings of one family list them', () => {
+    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved']) {
+      const all = parseIpRoute(captured(s, ipRouteCommand({ table: 'all' }).text));
+      for (const family of [4, 6] as const) {
+        expect(all.filter((r) => routeFamily(r) === family).map((r) => r.raw), `${s} IPv${family}`).toEqual(parseIpRoute(captured(s, ipRouteCommand({ family, table: 'all' }).text)).map((r) => r.raw));
+      }
+    }
+  });
+
+  it("tells an IPv6 default route without a gateway from an IPv4 one by the kernel's pref", () => {
+    // `ip route add default dev d0` and `ip -6 route add default dev d0`, as iproute2 6.1 lists them
+    const [v4, v6] = parseIpRoute(
+      out('[{"dst":"default","dev":"d0","scope":"link","flags":[]},{"dst":"default","dev":"d0","metric":1024,"flags":[],"pref":"medium"}]'),
+    );
+    expect([routeFamily(v4!), routeFamily(v6!)]).toEqual([4, 6]);
+    const [via6] = parseIpRoute(out('[{"dst":"default","gateway":"fe80::1","dev":"d0","protocol":"ra","metric":1024,"flags":[],"pref":"medium"}]'));
+    expect(routeFamily(via6!)).toBe(6);
   });
 });

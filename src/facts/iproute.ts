@@ -45,6 +45,17 @@ export function ipRouteCommand(q: RouteQuery = {}): ShellCommand {
   return sh`${words}`;
 }
 
+/**
+ * The address family of a route read from a listing of both (`ip -j route show table all`
+ * without -4 or -6): IPv6 when an address in it is IPv6, or when it carries `pref` (the
+ * router preference the kernel reports for every IPv6 route and for no IPv4 one), which
+ * tells an IPv6 `default` without a gateway from an IPv4 one.
+ */
+export function routeFamily(r: IpRoute): 4 | 6 {
+  if ([r.dst, r.gateway, r.prefsrc].some((a) => a !== undefined && a.includes(':'))) return 6;
+  return 'pref' in r.raw ? 6 : 4;
+}
+
 /** Parses `ip -j route show`; a device that does not exist gives []. */
 export function parseIpRoute(r: ExecResult): IpRoute[] {
   if (isNoDevice(r)) return [];

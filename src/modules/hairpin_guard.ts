@@ -1,14 +1,14 @@
 /**
  * hairpin_guard: hairpin mode off on a bridge's ports, now and for good.
  *
- * Now: `bridge link set dev PORT hairpin off` for each port `bridge -j -d link show`
- * reports with hairpin on. For good: writes a guard script (run as a service by the
- * `service` module) that turns hairpin off at start, then blocks on `bridge monitor link`
- * and re-checks only the port an event is about. It polls nothing: while no link changes,
+ * Now: `bridge link set dev PORT hairpin off` for each port of the bridge that
+ * `ip -j -d addr show` reports with hairpin on (its bridge port details). For good: writes
+ * a guard script (run as a service by the `service` module) that turns hairpin off at
+ * start, then blocks on `bridge monitor link` and re-checks only the port an event is about. It polls nothing: while no link changes,
  * it sleeps in read(2) and uses no CPU (the seed's `while true; do brctl hairpin ...; done`
  * kept a core busy).
  */
-import { badIfname, bridgeLinkCommand, ipLinkCommand, parseBridgeLink, parseIpLink, type BridgePort } from '../facts/iplink.js';
+import { badIfname, bridgePorts, ipLinksCommand, parseIpLink, type BridgePort } from '../facts/iplink.js';
 import { quote, sh } from '../transport/quote.js';
 import type { Action, ModuleDef } from './types.js';
 
@@ -138,11 +138,12 @@ export const hairpin_guard: ModuleDef<HairpinGuardParams, HairpinGuardObserved> 
     },
   },
   async observe(ctx, p) {
-    const [link, ports, mode] = await ctx.runBatch([ipLinkCommand(p.bridge), bridgeLinkCommand(), sh`stat -c %a ${p.script_path}`]);
+    const [linksOut, mode] = await ctx.runBatch([ipLinksCommand(), sh`stat -c %a ${p.script_path}`]);
     const script = await ctx.readFile(p.script_path);
+    const links = parseIpLink(linksOut!);
     return {
-      bridgeExists: parseIpLink(link!).length > 0,
-      ports: parseBridgeLink(ports!),
+      bridgeExists: links.some((l) => l.ifname === p.bridge),
+      ports: bridgePorts(links),
       script: script === null ? null : script.toString('utf8'),
       mode: mode!.exitCode === 0 && /^[0-7]+\s*$/.test(mode!.stdout) ? Number.parseInt(mode!.stdout.trim(), 8) : null,
     };

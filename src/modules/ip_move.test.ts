@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CAPTURE_ARMED, decideWith, loadFixtures } from '../../test/support/net-fixtures.js';
 import { fixtureContext, paramsOf } from '../../test/support/netns.js';
 import { IPADDR_FIXTURES, type IpAddrFixtureName } from '../facts/ipaddr.fixtures.js';
-import { ipAddrCommand } from '../facts/ipaddr.js';
+import { ipLinksCommand } from '../facts/iplink.js';
 import type { Decision } from './types.js';
 import { DEFAULT_STATE_DIR, ip_move, leasedMessage, parseTimerCheck } from './ip_move.js';
 
@@ -148,12 +148,16 @@ describe('ip_move (decisions on real ip -j output)', () => {
 
 /**
  * Decides on a captured scenario whose addresses are those of a recorded lease state
- * (src/facts/ipaddr.fixtures.ts): the links, routes and timer of `scenario`, the real
- * `ip -j addr show` output of `addrs` (same interface names).
+ * (src/facts/ipaddr.fixtures.ts): the links, routes and timer of `scenario`, each link's
+ * addresses (`addr_info`) taken from the real `ip -j addr show` output of `addrs` (same
+ * interface names; none for a link that output does not list).
  */
 async function decideLeased(scenario: 'bridge-ready' | 'moved', addrs: IpAddrFixtureName, args: Record<string, unknown>, check = false): Promise<Decision> {
   const host = loadFixtures().scenarios[scenario]!.host;
-  const runs = { ...host.runs, [ipAddrCommand().text]: { exitCode: 0, stdout: IPADDR_FIXTURES[addrs].stdout, stderr: '' } };
+  const cmd = ipLinksCommand().text;
+  const leased = new Map((JSON.parse(IPADDR_FIXTURES[addrs].stdout) as { ifname: string; addr_info: unknown[] }[]).map((l) => [l.ifname, l.addr_info]));
+  const links = (JSON.parse(host.runs[cmd]!.stdout) as { ifname: string; addr_info: unknown[] }[]).map((l) => ({ ...l, addr_info: leased.get(l.ifname) ?? [] }));
+  const runs = { ...host.runs, [cmd]: { exitCode: 0, stdout: JSON.stringify(links), stderr: '' } };
   const params = paramsOf(ip_move, args);
   const observed = await ip_move.observe!(fixtureContext({ ...host, runs }, check), params);
   return ip_move.decide(params, observed, { checkMode: check, vars: {} });

@@ -30,9 +30,9 @@
  * (the bridge gets the lease); once it is, `from` is a port of `to` without addresses and
  * the module has nothing to do. With `allow_dynamic` the addresses move as static ones.
  */
-import { addrCidr, ipAddrCommand, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
-import { badIfname, ipLinkCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
-import { ipRouteCommand, parseIpRoute, type IpRoute } from '../facts/iproute.js';
+import { addrCidr, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
+import { badIfname, ipLinksCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
+import { ipRouteCommand, parseIpRoute, routeFamily, type IpRoute } from '../facts/iproute.js';
 import { quote, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
@@ -347,18 +347,13 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     },
   },
   async observe(ctx, p) {
-    const [links, addrs, r4, r6, timer] = await ctx.runBatch([
-      ipLinkCommand(),
-      ipAddrCommand(),
-      ipRouteCommand({ family: 4, table: 'all' }),
-      ipRouteCommand({ family: 6, table: 'all' }),
-      timerCheckCommand(p.state_dir, p.from),
-    ]);
+    const [links, routes, timer] = await ctx.runBatch([ipLinksCommand(), ipRouteCommand({ table: 'all' }), timerCheckCommand(p.state_dir, p.from)]);
+    const all = parseIpRoute(routes!);
     return {
       links: parseIpLink(links!),
-      addrs: parseIpAddr(addrs!),
-      routes4: parseIpRoute(r4!),
-      routes6: parseIpRoute(r6!),
+      addrs: parseIpAddr(links!),
+      routes4: all.filter((r) => routeFamily(r) === 4),
+      routes6: all.filter((r) => routeFamily(r) === 6),
       timer: parseTimerCheck(timer!.stdout),
     };
   },

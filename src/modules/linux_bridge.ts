@@ -1,9 +1,9 @@
 /**
  * linux_bridge: a Linux bridge made with iproute2 (never brctl). Observes every link with
- * `ip -j -d link show` and converges only what differs: the bridge itself, STP, ageing
+ * `ip -j -d addr show` (ipLinksCommand) and converges only what differs: the bridge itself, STP, ageing
  * time, MAC address, ports and the up state.
  */
-import { badIfname, ipLinkCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
+import { badIfname, ipLinksCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
 import { sh } from '../transport/quote.js';
 import type { Action, ModuleDef } from './types.js';
 
@@ -28,7 +28,7 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
   name: 'linux_bridge',
   description:
-    'A Linux bridge (iproute2): created with `ip link add NAME type bridge stp_state 0 ageing_time 0`, its STP, ageing time, MAC address, ports and up state converged from `ip -j -d link show`.',
+    'A Linux bridge (iproute2): created with `ip link add NAME type bridge stp_state 0 ageing_time 0`, its STP, ageing time, MAC address, ports and up state converged from `ip -j -d addr show`.',
   schema: {
     params: {
       name: { type: 'str', required: true, description: 'The bridge interface name (at most 15 characters), e.g. `breth1`.' },
@@ -53,7 +53,7 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
     mutuallyExclusive: [['mac', 'mac_from']],
   },
   async observe(ctx) {
-    return { links: parseIpLink(await ctx.run(ipLinkCommand())) };
+    return { links: parseIpLink(await ctx.run(ipLinksCommand())) };
   },
   decide(p, o, env) {
     for (const n of [p.name, ...(p.ports ?? []), ...(p.mac_from !== undefined ? [p.mac_from] : [])]) {

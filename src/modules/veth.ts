@@ -1,8 +1,8 @@
 /**
- * veth: a virtual ethernet pair (iproute2). Observes every link with `ip -j -d link show`:
+ * veth: a virtual ethernet pair (iproute2). Observes every link with `ip -j -d addr show`:
  * `NAME` must be of kind veth with `link` = PEER (both ends in this namespace).
  */
-import { badIfname, ipLinkCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
+import { badIfname, ipLinksCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
 import { sh } from '../transport/quote.js';
 import type { Action, ModuleDef } from './types.js';
 
@@ -25,7 +25,7 @@ function endState(l: IpLink | undefined): string {
 
 export const veth: ModuleDef<VethParams, VethObserved> = {
   name: 'veth',
-  description: 'A veth pair `name`/`peer` (iproute2), both ends up by default, with an optional MTU. Checked with `ip -j -d link show`.',
+  description: 'A veth pair `name`/`peer` (iproute2), both ends up by default, with an optional MTU. Checked with `ip -j -d addr show`.',
   schema: {
     params: {
       name: { type: 'str', required: true, description: 'One end of the pair, e.g. `br-int-veth` (at most 15 characters).' },
@@ -36,7 +36,7 @@ export const veth: ModuleDef<VethParams, VethObserved> = {
     },
   },
   async observe(ctx) {
-    return { links: parseIpLink(await ctx.run(ipLinkCommand())) };
+    return { links: parseIpLink(await ctx.run(ipLinksCommand())) };
   },
   decide(p, o) {
     for (const n of [p.name, p.peer]) {

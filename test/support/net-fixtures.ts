@@ -25,6 +25,7 @@ import { route } from '../../src/modules/route.js';
 import { veth } from '../../src/modules/veth.js';
 import { hairpin_guard } from '../../src/modules/hairpin_guard.js';
 import type { Decision, ModuleDef } from '../../src/modules/types.js';
+import { sh } from '../../src/transport/quote.js';
 import {
   channelContext,
   createNetns,
@@ -52,6 +53,15 @@ const ARMED_TIMER = ipMoveScripts(
 ).timer;
 const ARM = `setsid /bin/sh ${CAPTURE_ARMED}/eth1.timer </dev/null >/dev/null 2>&1 & i=0; while [ ! -s ${CAPTURE_ARMED}/eth1.pid ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
 const DISARM = `kill "$(cat ${CAPTURE_ARMED}/eth1.pid)"`;
+
+/**
+ * Commands no module runs, captured in every scenario as well, so that the unit tests can
+ * check what the parsers derive against the tools' own view: the bridge ports that
+ * bridgePorts() finds in `ip -j -d addr show`, against `bridge -j -d link show`; the
+ * families routeFamily() gives the routes of `ip -j route show table all`, against the
+ * listings of one family.
+ */
+export const REFERENCE_COMMANDS = [sh`bridge -j -d link show`, sh`ip -j -4 route show table all`, sh`ip -j -6 route show table all`];
 
 export const MAC = {
   eth1: '02:00:0a:4d:00:02',
@@ -309,6 +319,7 @@ export async function captureFixtures(file = FIXTURE_FILE): Promise<Fixtures> {
         for (const [def, args] of s.observe) {
           await def.observe!(channelContext(rec), paramsOf(def, args));
         }
+        for (const cmd of REFERENCE_COMMANDS) await rec.run(cmd);
       } finally {
         for (const line of s.teardown ?? []) inNs(line);
       }
