@@ -1,12 +1,15 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --optimize-for-size --no-opt
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50 --no-opt
 // V8 flags for a run that keeps one SSH connection and many short-lived objects per host:
 // --max-semi-space-size=8: the young generation grows to 2 x 8 MB instead of 2 x 16 MB;
-// --optimize-for-size: V8 favours memory over speed of its own code;
+// --heap-growing-percent=50: after a full collection the old generation may grow by half
+//   before the next one, instead of by up to 4 times: that bounds the peak at 100 hosts;
 // --no-opt: no optimizing compiler (TurboFan). A run is seconds of short bursts of code
-// between network waits: compiling hot functions on background threads cost more CPU
-// than it saved.
-// With 100 hosts the peak memory is about 93 MB instead of about 155 MB (170 MB without
-// any), and the controller takes less CPU than with Node's defaults (bench/README.md, Memory).
+//   between network waits: compiling hot functions on background threads cost more CPU
+//   than it saved.
+// Not --optimize-for-size: it also fixes the young generation at 1 MB whatever
+// --max-semi-space-size says, and the many collections that makes cost more CPU than the
+// memory it saves is worth (bench/README.md, Memory).
+// With 100 hosts the peak memory is about 112-116 MB (170 MB with Node's defaults).
 import { fileURLToPath } from 'node:url';
 import { runBundle } from '../dist/cli/codecache.js';
 
