@@ -9,7 +9,7 @@
 // Not --optimize-for-size: it also fixes the young generation at 1 MB whatever
 // --max-semi-space-size says, and the many collections that makes cost more CPU than the
 // memory it saves is worth (bench/README.md, Memory).
-// With 100 hosts the peak memory is about 112-116 MB (170 MB with Node's defaults).
+// With 100 hosts the peak memory is about 110-118 MB (170 MB with Node's defaults).
 import { fileURLToPath } from 'node:url';
 import { runBundle } from '../dist/cli/codecache.js';
 

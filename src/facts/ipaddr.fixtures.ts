@@ -5,7 +5,7 @@
  * namespace; the address with lifetimes is what a DHCP client (systemd-networkd, dhclient,
  * NetworkManager) adds: the kernel keeps counting its lifetime down and `ip` flags it
  * `'dynamic': true`. ipaddr.test.ts re-creates each state (as root) and checks that
- * `ip -j addr show` still reports the same addresses, so these strings cannot drift from
+ * `ip -j -d addr show` still reports the same addresses, so these strings cannot drift from
  * what hosts print (the lifetimes only count down).
  */
 

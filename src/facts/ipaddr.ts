@@ -1,6 +1,6 @@
 /** Addresses: what `ip -j -d addr show` (iplink.ts, ipLinksCommand) reports of them. One pure parser. */
 import type { ExecResult } from '../modules/types.js';
-import { isNoDevice, parseJsonOutput } from './iplink.js';
+import { parseJsonOutput } from './iplink.js';
 
 export interface IpAddr {
   family: 'inet' | 'inet6';
@@ -42,11 +42,10 @@ export interface IpAddrLink {
 
 /**
  * Parses `ip -j addr show` or `ip -j -d addr show` (ipLinksCommand in iplink.ts, which the
- * modules ask); a device that does not exist gives [].
+ * modules ask).
  */
 export function parseIpAddr(r: ExecResult): IpAddrLink[] {
-  if (isNoDevice(r)) return [];
-  const data = parseJsonOutput(r, 'ip -j addr show');
+  const data = parseJsonOutput(r, r.command);
   if (!Array.isArray(data)) return [];
   const out: IpAddrLink[] = [];
   for (const o of data as Record<string, unknown>[]) {

@@ -44,12 +44,21 @@ describe('ip -j -d addr show', () => {
     expect(links.get('br-int-veth')!.master).toBeUndefined();
   });
 
-  it('gives [] for a device that does not exist, and throws on other failures', () => {
+  it('throws on a failure or output that is not JSON, naming the command', () => {
+    const r = captured('empty', ipLinksCommand().text);
+    expect(() => parseIpLink({ ...r, exitCode: 1, stdout: '', stderr: 'RTNETLINK answers: Operation not permitted' })).toThrow(
+      'ip -j -d addr show: exit code 1: RTNETLINK answers: Operation not permitted',
+    );
+    expect(() => parseIpLink({ ...r, stdout: 'not json' })).toThrow(/^ip -j -d addr show: output is not JSON/);
+  });
+});
+
+describe('isNoDevice', () => {
+  it('tells a command that failed only because its device does not exist', () => {
     const r = captured('empty', 'ip -j neigh show to 192.168.1.1 dev breth1');
     expect(isNoDevice(r)).toBe(true);
-    expect(parseIpLink(r)).toEqual([]);
-    expect(() => parseIpLink({ ...r, stderr: 'RTNETLINK answers: Operation not permitted' })).toThrow(/exit code 1/);
-    expect(() => parseIpLink({ ...r, exitCode: 0, stderr: '', stdout: 'not json' })).toThrow(/not JSON/);
+    expect(isNoDevice({ ...r, stderr: 'RTNETLINK answers: Operation not permitted' })).toBe(false);
+    expect(isNoDevice({ ...r, exitCode: 0 })).toBe(false);
   });
 });
 
@@ -71,7 +80,11 @@ describe('bridgePorts', () => {
       ['eth1', 'breth1', false, 'forwarding'],
     ]);
     expect(ports('empty')).toEqual([]);
-    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved']) expect(ports(s), s).toEqual(reference(s));
+    expect(ports('mixed')).toEqual([
+      ['breth1-veth', 'breth1', true, 'forwarding'],
+      ['p2a', 'br2', false, 'disabled'],
+    ]);
+    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']) expect(ports(s), s).toEqual(reference(s));
   });
 });
 

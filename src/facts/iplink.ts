@@ -6,7 +6,7 @@ import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
 import { sh, type ShellCommand } from '../transport/quote.js';
 
-/** One link as `ip -j -d link show` reports it (the fields underlay uses, plus the raw object). */
+/** One link as `ip -j -d addr show` reports it (the fields underlay uses, plus the raw object). */
 export interface IpLink {
   ifindex: number;
   ifname: string;
@@ -87,10 +87,9 @@ export function ipLinksCommand(): ShellCommand {
   return sh`ip -j -d addr show`;
 }
 
-/** Parses `ip -j [-d] link show` or `ip -j -d addr show`; a device that does not exist gives []. */
+/** Parses `ip -j -d addr show` (or `ip -j [-d] link show`). */
 export function parseIpLink(r: ExecResult): IpLink[] {
-  if (isNoDevice(r)) return [];
-  const what = 'ip -j -d link show';
+  const what = r.command;
   return asArray(parseJsonOutput(r, what), r, what).map((o): IpLink => {
     const flags = Array.isArray(o['flags']) ? (o['flags'] as unknown[]).filter((f): f is string => typeof f === 'string') : [];
     const info = obj(o['linkinfo']);

@@ -45,7 +45,7 @@ describe('routeFamily', () => {
   const out = (stdout: string): ExecResult => ({ command: 'ip -j route show table all', exitCode: 0, stdout, stderr: '', durationMs: 0 });
 
   it('splits a listing of both families as the listings of one family list them', () => {
-    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved']) {
+    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']) {
       const all = parseIpRoute(captured(s, ipRouteCommand({ table: 'all' }).text));
       for (const family of [4, 6] as const) {
         expect(all.filter((r) => routeFamily(r) === family).map((r) => r.raw), `${s} IPv${family}`).toEqual(parseIpRoute(captured(s, ipRouteCommand({ family, table: 'all' }).text)).map((r) => r.raw));
@@ -61,5 +61,24 @@ describe('routeFamily', () => {
     expect([routeFamily(v4!), routeFamily(v6!)]).toEqual([4, 6]);
     const [via6] = parseIpRoute(out('[{"dst":"default","gateway":"fe80::1","dev":"d0","protocol":"ra","metric":1024,"flags":[],"pref":"medium"}]'));
     expect(routeFamily(via6!)).toBe(6);
+  });
+
+  it('gives no family for a route of another one (an MPLS label route), which is then in neither listing', () => {
+    // `ip -f mpls route add 100 via inet 10.77.0.1 dev eth1`, as a listing of every family shows it
+    const [mpls] = parseIpRoute(out('[{"dst":"100","via":{"family":"inet","host":"10.77.0.1"},"dev":"eth1","flags":[]}]'));
+    expect(routeFamily(mpls!)).toBeUndefined();
+  });
+
+  it('finds the mixed scenario\'s routes of every kind in the right family', () => {
+    const all = parseIpRoute(captured('mixed', ipRouteCommand({ table: 'all' }).text));
+    const fam = (dst: string, table?: string) => all.filter((r) => r.dst === dst && r.table === table).map(routeFamily);
+    expect(fam('default')).toEqual([4, 6]);
+    expect(fam('198.51.100.0/24')).toEqual([4]);
+    expect(fam('203.0.113.0/24')).toEqual([4]);
+    expect(fam('2001:db8:aa::/48')).toEqual([6]);
+    expect(fam('192.0.2.0/24')).toEqual([4]);
+    expect(fam('2001:db8:dead::/48')).toEqual([6]);
+    expect(fam('192.0.2.128/25', '100')).toEqual([4]);
+    expect(fam('2001:db8:100::/48', '100')).toEqual([6]);
   });
 });

@@ -33,7 +33,9 @@ export interface RouteQuery {
 
 /**
  * `ip -j [-4|-6] route show [table T] [exact DEST] [dev DEV]`. Without a family, `table all`
- * lists IPv4 and IPv6 routes together: give one to get one.
+ * lists the routes of every family the kernel has together (IPv4, IPv6, and MPLS or
+ * multicast cache entries where those are in use): give one to get one, or tell them
+ * apart with routeFamily().
  */
 export function ipRouteCommand(q: RouteQuery = {}): ShellCommand {
   const words: string[] = ['ip', '-j'];
@@ -45,15 +47,22 @@ export function ipRouteCommand(q: RouteQuery = {}): ShellCommand {
   return sh`${words}`;
 }
 
+const IPV4_DST = /^(default|\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?)$/;
+const IPV4_ADDR = /^\d{1,3}(\.\d{1,3}){3}$/;
+
 /**
- * The address family of a route read from a listing of both (`ip -j route show table all`
- * without -4 or -6): IPv6 when an address in it is IPv6, or when it carries `pref` (the
- * router preference the kernel reports for every IPv6 route and for no IPv4 one), which
- * tells an IPv6 `default` without a gateway from an IPv4 one.
+ * The address family of a route read from a listing of every family (`ip -j route show
+ * table all` without -4 or -6), or undefined for one of no address family underlay knows
+ * (an MPLS label route, a multicast cache entry). IPv6: an address in it is IPv6, or it
+ * carries `pref` (the router preference the kernel reports for every IPv6 route and for
+ * no IPv4 one), which tells an IPv6 `default` without a gateway from an IPv4 one. IPv4:
+ * its destination is `default` or an IPv4 prefix, and its gateway and source, where given,
+ * are IPv4 addresses (a nexthop `via inet6` is in `via`, not `gateway`).
  */
-export function routeFamily(r: IpRoute): 4 | 6 {
-  if ([r.dst, r.gateway, r.prefsrc].some((a) => a !== undefined && a.includes(':'))) return 6;
-  return 'pref' in r.raw ? 6 : 4;
+export function routeFamily(r: IpRoute): 4 | 6 | undefined {
+  if ([r.dst, r.gateway, r.prefsrc].some((a) => a !== undefined && a.includes(':')) || 'pref' in r.raw) return 6;
+  if (IPV4_DST.test(r.dst) && [r.gateway, r.prefsrc].every((a) => a === undefined || IPV4_ADDR.test(a))) return 4;
+  return undefined;
 }
 
 /** Parses `ip -j route show`; a device that does not exist gives []. */

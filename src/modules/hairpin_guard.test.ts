@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { actionTexts, CAPTURE_DIR, CAPTURE_GUARD, decideWith } from '../../test/support/net-fixtures.js';
 import { DEFAULT_GUARD_PATH, hairpin_guard, hairpinGuardScript } from './hairpin_guard.js';
 
-describe('hairpin_guard (decisions on real bridge -j output)', () => {
+describe('hairpin_guard (decisions on real ip -j -d addr show output)', () => {
   it('turns hairpin off where it is on and writes the guard script (0755)', async () => {
     const d = await decideWith(hairpin_guard, 'bridge-ready', { bridge: 'breth1', script_path: CAPTURE_GUARD });
     expect(d.changed).toBe(true);

@@ -4,9 +4,9 @@
  * Now: `bridge link set dev PORT hairpin off` for each port of the bridge that
  * `ip -j -d addr show` reports with hairpin on (its bridge port details). For good: writes
  * a guard script (run as a service by the `service` module) that turns hairpin off at
- * start, then blocks on `bridge monitor link` and re-checks only the port an event is about. It polls nothing: while no link changes,
- * it sleeps in read(2) and uses no CPU (the seed's `while true; do brctl hairpin ...; done`
- * kept a core busy).
+ * start, then blocks on `bridge monitor link` and re-checks only the port an event is
+ * about. It polls nothing: while no link changes, it sleeps in read(2) and uses no CPU
+ * (the seed's `while true; do brctl hairpin ...; done` kept a core busy).
  */
 import { badIfname, bridgePorts, ipLinksCommand, parseIpLink, type BridgePort } from '../facts/iplink.js';
 import { quote, sh } from '../transport/quote.js';

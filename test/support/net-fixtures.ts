@@ -204,6 +204,30 @@ export const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    name: 'mixed',
+    about:
+      'bridge-ready plus routes of every kind a host may list: an IPv6 default route without a gateway, an IPv4 route via an IPv6 nexthop, multipath routes of both families, unreachable routes, routes in table 100; and a second bridge br2 whose port p2a is down (state disabled)',
+    setup: [
+      ...BRIDGE_READY,
+      'ip -6 route add default dev eth1 metric 2048',
+      'ip route add 198.51.100.0/24 via inet6 fe80::1 dev eth1',
+      'ip route add 203.0.113.0/24 nexthop via 10.77.0.1 dev eth1 nexthop via 10.77.0.3 dev eth1',
+      'ip -6 route add 2001:db8:aa::/48 nexthop via 2001:db8:77::1 dev eth1 nexthop via 2001:db8:77::3 dev eth1',
+      'ip route add unreachable 192.0.2.0/24',
+      'ip -6 route add unreachable 2001:db8:dead::/48',
+      'ip route add 192.0.2.128/25 dev eth1 table 100',
+      'ip -6 route add 2001:db8:100::/48 dev eth1 table 100',
+      'ip link add br2 type bridge',
+      'ip link add p2a type veth peer name p2b',
+      'ip link set dev p2a master br2',
+      'ip link set dev br2 up',
+    ],
+    observe: [
+      [ip_move, MOVE],
+      [hairpin_guard, { bridge: 'breth1', script_path: CAPTURE_GUARD }],
+    ],
+  },
+  {
     name: 'ovs',
     about:
       'ovsdb-server + ovs-vswitchd in the namespace (no kernel module): br-int (netdev, fail_mode secure) with port br-int-veth and a port ghost0 whose device does not exist; brbad made by a bare `add-br` (a row without a datapath); external_ids neutron-config and a value with quotes, a backslash and a non-ASCII letter',
