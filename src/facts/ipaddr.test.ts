@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadFixtures } from '../../test/support/net-fixtures.js';
+import { capturedResult as captured } from '../../test/support/net-fixtures.js';
 import { createNetns, deleteNetns, netnsAvailable, nsExec } from '../../test/support/netns.js';
 import type { ExecResult } from '../modules/types.js';
 import { IPADDR_FIXTURE_BASE, IPADDR_FIXTURES, type IpAddrFixtureName } from './ipaddr.fixtures.js';
 import { ipLinksCommand } from './iplink.js';
 import { addrCidr, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddrLink } from './ipaddr.js';
-
-function captured(scenario: string, cmd: string): ExecResult {
-  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
-  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
-  return { command: cmd, durationMs: 0, ...r };
-}
 
 describe('addresses from ip -j -d addr show', () => {
   it('parses primary and secondary IPv4 addresses, explicit broadcast, IPv6 global and link-local', () => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadFixtures, MAC } from '../../test/support/net-fixtures.js';
-import type { ExecResult } from '../modules/types.js';
+import { capturedResult as captured, MAC, scenariosWith } from '../../test/support/net-fixtures.js';
 import { parseIpAddr } from './ipaddr.js';
 import { badIfname, bridgePorts, ipLinksCommand, isNoDevice, linksByName, parseIpLink } from './iplink.js';
-
-/** A captured result of `scenario` for the command text `cmd`. */
-function captured(scenario: string, cmd: string): ExecResult {
-  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
-  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
-  return { command: cmd, durationMs: 0, ...r };
-}
 
 describe('ip -j -d addr show', () => {
   it('is the command', () => {
@@ -84,7 +76,9 @@ describe('bridgePorts', () => {
       ['breth1-veth', 'breth1', true, 'forwarding'],
       ['p2a', 'br2', false, 'disabled'],
     ]);
-    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']) expect(ports(s), s).toEqual(reference(s));
+    const both = scenariosWith(ipLinksCommand().text, 'bridge -j -d link show');
+    expect(both).toEqual(expect.arrayContaining(['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']));
+    for (const s of both) expect(ports(s), s).toEqual(reference(s));
   });
 });
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadFixtures } from '../../test/support/net-fixtures.js';
-import type { ExecResult } from '../modules/types.js';
+import { capturedResult as captured } from '../../test/support/net-fixtures.js';
 import { ipNeighCommand, parseIpNeigh } from './ipneigh.js';
-
-function captured(scenario: string, cmd: string): ExecResult {
-  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
-  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
-  return { command: cmd, durationMs: 0, ...r };
-}
 
 describe('ip -j neigh show', () => {
   it('builds the command', () => {

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadFixtures } from '../../test/support/net-fixtures.js';
+import { capturedResult as captured, scenariosWith } from '../../test/support/net-fixtures.js';
 import type { ExecResult } from '../modules/types.js';
 import { ipRouteCommand, parseIpRoute, routeFamily } from './iproute.js';
-
-function captured(scenario: string, cmd: string): ExecResult {
-  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
-  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
-  return { command: cmd, durationMs: 0, ...r };
-}
 
 describe('ip -j route show', () => {
   it('builds the command', () => {
@@ -45,7 +39,10 @@ describe('routeFamily', () => {
   const out = (stdout: string): ExecResult => ({ command: 'ip -j route show table all', exitCode: 0, stdout, stderr: '', durationMs: 0 });
 
   it('splits a listing of both families as the listings of one family list them', () => {
-    for (const s of ['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']) {
+    const all4and6 = [ipRouteCommand({ table: 'all' }), ipRouteCommand({ family: 4, table: 'all' }), ipRouteCommand({ family: 6, table: 'all' })].map((c) => c.text);
+    const scenarios = scenariosWith(...all4and6);
+    expect(scenarios).toEqual(expect.arrayContaining(['empty', 'eth1', 'bridge-default', 'bridge-ready', 'moved', 'mixed']));
+    for (const s of scenarios) {
       const all = parseIpRoute(captured(s, ipRouteCommand({ table: 'all' }).text));
       for (const family of [4, 6] as const) {
         expect(all.filter((r) => routeFamily(r) === family).map((r) => r.raw), `${s} IPv${family}`).toEqual(parseIpRoute(captured(s, ipRouteCommand({ family, table: 'all' }).text)).map((r) => r.raw));

@@ -54,8 +54,8 @@ export interface IpMoveTimer {
 export interface IpMoveObserved {
   links: IpLink[];
   addrs: IpAddrLink[];
-  routes4: IpRoute[];
-  routes6: IpRoute[];
+  /** The routes of every family (routeFamily tells them apart). */
+  routes: IpRoute[];
   timer: IpMoveTimer;
 }
 
@@ -348,12 +348,10 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
   },
   async observe(ctx, p) {
     const [links, routes, timer] = await ctx.runBatch([ipLinksCommand(), ipRouteCommand({ table: 'all' }), timerCheckCommand(p.state_dir, p.from)]);
-    const all = parseIpRoute(routes!);
     return {
       links: parseIpLink(links!),
       addrs: parseIpAddr(links!),
-      routes4: all.filter((r) => routeFamily(r) === 4),
-      routes6: all.filter((r) => routeFamily(r) === 6),
+      routes: parseIpRoute(routes!),
       timer: parseTimerCheck(timer!.stdout),
     };
   },
@@ -376,7 +374,8 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     const addrOf = (n: string) => o.addrs.find((l) => l.ifname === n);
     const fromAddrs = movableAddrs(addrOf(p.from));
     const toAddrs = movableAddrs(addrOf(p.to));
-    const routes = [...movableRoutes(o.routes4, p.from).map((route) => ({ route, family: 4 as const })), ...movableRoutes(o.routes6, p.from).map((route) => ({ route, family: 6 as const }))];
+    const movable = movableRoutes(o.routes, p.from);
+    const routes = ([4, 6] as const).flatMap((family) => movable.filter((r) => routeFamily(r) === family).map((route) => ({ route, family })));
     const plan: IpMovePlan = {
       from: p.from,
       to: p.to,

@@ -24,7 +24,7 @@ import { ovs_set } from '../../src/modules/ovs_set.js';
 import { route } from '../../src/modules/route.js';
 import { veth } from '../../src/modules/veth.js';
 import { hairpin_guard } from '../../src/modules/hairpin_guard.js';
-import type { Decision, ModuleDef } from '../../src/modules/types.js';
+import type { Decision, ExecResult, ModuleDef } from '../../src/modules/types.js';
 import { sh } from '../../src/transport/quote.js';
 import {
   channelContext,
@@ -269,6 +269,20 @@ let cache: Fixtures | undefined;
 export function loadFixtures(): Fixtures {
   cache ??= JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as Fixtures;
   return cache;
+}
+
+/** The captured result of the command text `cmd` in `scenario` (throws when it was not captured). */
+export function capturedResult(scenario: string, cmd: string): ExecResult {
+  const r = loadFixtures().scenarios[scenario]?.host.runs[cmd];
+  if (!r) throw new Error(`not captured: ${scenario}: ${cmd}`);
+  return { command: cmd, durationMs: 0, ...r };
+}
+
+/** The scenarios in which every one of the command texts `cmds` was captured. */
+export function scenariosWith(...cmds: string[]): string[] {
+  return Object.entries(loadFixtures().scenarios)
+    .filter(([, s]) => cmds.every((c) => c in s.host.runs))
+    .map(([name]) => name);
 }
 
 /** Observes with captured output of `scenario` and decides, as the engine would. */
