@@ -113,7 +113,9 @@ const ACTIVE_STATES = new Set(['active', 'activating', 'reloading']);
  * ul_running NAME: the recorded process of NAME runs;
  * ul_start NAME: launches NAME detached and waits (at most 2 s) for its pidfile.
  * The one-line files (pidfile, start time, /proc/PID/stat) are read with the `read`
- * builtin, not `cat`: no process per read.
+ * builtin, not `cat`: no process per read. The start line of the log is written by `date`
+ * itself, with the name in its format (SERVICE_NAME has no `%`): one process, where
+ * `echo "$(date ...) ..."` took a fork of the shell too.
  */
 export const SERVICE_LIB = sh`ul_alive() {
   ul_a=$1
@@ -143,7 +145,7 @@ ul_start() {
   ul_n=$1
   { [ -d ${RUN_DIR} ] && [ -d ${LOG_DIR} ]; } || mkdir -p ${RUN_DIR} ${LOG_DIR} || return 1
   if [ -e "${RUN_DIR}/$ul_n.pid" ] || [ -e "${RUN_DIR}/$ul_n.start" ]; then rm -f "${RUN_DIR}/$ul_n.pid" "${RUN_DIR}/$ul_n.start"; fi
-  echo "$(date '+%Y-%m-%dT%H:%M:%S%z') underlay: starting $ul_n" >>"${LOG_DIR}/$ul_n.log"
+  date "+%Y-%m-%dT%H:%M:%S%z underlay: starting $ul_n" >>"${LOG_DIR}/$ul_n.log"
   setsid sh "${DEF_DIR}/$ul_n.run" </dev/null >>"${LOG_DIR}/$ul_n.log" 2>&1 &
   ul_i=0
   while [ "$ul_i" -lt 100 ] && [ ! -s "${RUN_DIR}/$ul_n.pid" ]; do sleep 0.02; ul_i=$((ul_i + 1)); done

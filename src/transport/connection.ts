@@ -11,7 +11,10 @@
  *   ~/.ssh/id_ed25519, id_ecdsa, id_rsa when present), then ssh-agent via SSH_AUTH_SOCK
  *   (unless IdentitiesOnly). Keys with a passphrase are skipped: load them into the agent.
  * - Commands of one host run on at most `maxChannels` persistent shells (default 8, below
- *   OpenSSH's MaxSessions 10 with room for SFTP); a command waits for a free shell.
+ *   OpenSSH's MaxSessions 10 with room for SFTP); a command waits for a free shell. While
+ *   every shell is busy, a command first waits up to SHELL_WAIT_MS for one to be free:
+ *   a shell is usually busy only with the rest of a round trip, and a new one costs the
+ *   host a session, a login shell and a sh.
  * - become: the shell is `sudo -H -S -p PROMPT -u USER -- sh`; the password is written to
  *   sudo's stdin when it prompts, never in argv. When the login user already is the
  *   become user, become runs on the ordinary shells.
@@ -357,6 +360,8 @@ function execChannel(client: Client, command: string): Promise<ClientChannel> {
 
 /** Bytes per SFTP write request (below the 32 KiB every server accepts, with room for the header). */
 const UPLOAD_CHUNK = 32 * 1024 - 1024;
+/** How long a command waits for a busy shell before another shell is opened for it. */
+const SHELL_WAIT_MS = 50;
 
 function sftpCall<T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
@@ -606,6 +611,14 @@ export class Connection {
         idle.busy = true;
         return idle;
       }
+      // Every shell of this level busy: one usually frees within milliseconds (the rest of
+      // a round trip of observations), and a new shell costs the host a session, a login
+      // shell and a sh. Wait for it that long, once, before opening another.
+      if (round === 0 && this.opening === 0 && this.shells.some((s) => s.level === level && !s.dead)) {
+        const handed = await this.waitForShell(level, SHELL_WAIT_MS);
+        if (handed && !handed.dead) return handed;
+        continue;
+      }
       if (this.shells.length + this.opening < this.maxChannels) {
         this.opening++;
         let shell: RemoteShell;
@@ -631,6 +644,25 @@ export class Connection {
       if (handed && !handed.dead) return handed;
       if (round > 10_000) throw new UnreachableError(this.host, 'no session channel became free');
     }
+  }
+
+  /** A shell of `level` handed over by release() within `ms`, else null. */
+  private waitForShell(level: string, ms: number): Promise<RemoteShell | null> {
+    return new Promise((resolve) => {
+      const w: Waiter = {
+        level,
+        resolve: (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(null);
+      }, ms);
+      this.waiters.push(w);
+    });
   }
 
   private release(shell: RemoteShell): void {

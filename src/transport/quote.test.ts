@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { argv, isSimpleCommand, join, quote, raw, sh, subshell } from './quote.js';
+import { argv, isSimpleCommand, join, quote, raw, runsInPlace, sh, subshell } from './quote.js';
 
 // Round trip through a real POSIX shell (dash on Debian): printf each word on its own line.
 function words(cmd: string): string[] {
@@ -123,5 +123,80 @@ false`,
     // As the remote shell frames it: in a subshell, without eval, followed by more script.
     const out = execFileSync('/bin/sh', ['-c', `( ${cmd.text} ) </dev/null; echo "|rc=$?"`], { encoding: 'utf8' });
     expect(out).toBe(hostile.map((h) => `${h}/`).join('') + '|rc=0\n');
+  });
+});
+
+describe('runsInPlace', () => {
+  it('an external program or a harmless builtin, written out unquoted, runs in the shell itself', () => {
+    for (const c of [
+      sh`ip -j -d addr show`,
+      sh`ip -j link show dev ${'eth1'} -- ${hostile}`,
+      argv(['ovs-vsctl', '--format=json', ...hostile]),
+      sh`LC_ALL=C sysctl -n -- ${'net.ipv4.ip_forward'}`,
+      sh`LC_ALL=C LANG=C stat -c %a ${'/tmp/a b'}`,
+      sh`/usr/bin/env true`,
+      sh`test -e ${'/proc/sys/net/bridge/x'}`,
+      sh`printf %s ${"it's"}`,
+      sh`timeout 5 ${argv(['ip', 'link'])}`,
+    ]) {
+      expect(runsInPlace(c), c.text).toBe(true);
+    }
+  });
+
+  it('a builtin that changes the shell, an assignment alone, a quoted command word, anything not simple: in a subshell', () => {
+    for (const c of [
+      sh`cd ${'/'}`,
+      sh`${'cd'} /`,
+      sh`chdir /`,
+      sh`exit 1`,
+      sh`exec ip link`,
+      sh`eval ${'x=1'}`,
+      sh`export A=1`,
+      sh`readonly A=1`,
+      sh`unset PATH`,
+      sh`set -e`,
+      sh`shift`,
+      sh`: ${'x'}`,
+      sh`. /etc/profile`,
+      sh`source /etc/profile`,
+      sh`read x`,
+      sh`trap ${'echo'} EXIT`,
+      sh`umask 077`,
+      sh`ulimit -n 1`,
+      sh`hash -r`,
+      sh`alias ip=true`,
+      sh`local x`,
+      sh`wait`,
+      sh`command ip link`,
+      sh`getopts ab x`,
+      sh`A=1`,
+      sh`A=1 B=2`,
+      sh`A=1 test -e /`,
+      sh`A=1 :`,
+      sh`${'ip link'} show`,
+      sh`${"i'p"} show`,
+      sh`${''} x`,
+      sh`ip link; true`,
+      sh`ip link >/dev/null`,
+      sh`if ${'true'}`,
+      raw('ip link'),
+    ]) {
+      expect(runsInPlace(c), c.text).toBe(false);
+    }
+  });
+
+  it('in a real sh, what runs in place leaves the shell as it was and gets its values unchanged', () => {
+    const cmds = [sh`printf %s/ ${hostile}`, sh`LC_ALL=C env`, sh`test -e ${'/nonexistent'}`, sh`true ${'$(exit 3)'}`, sh`kill -0 1`];
+    for (const c of cmds) expect(runsInPlace(c), c.text).toBe(true);
+    const state = 'printf "|%s|%s|%s|%s|%s|\\n" "$PWD" "$-" "${LC_ALL-unset}" "$#" "$(umask)"';
+    const script = [state, ...cmds.map((c) => `hash -r; ${c.text} </dev/null >/dev/null; echo "rc=$?"`), state].join('\n');
+    const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8', cwd: '/tmp', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const lines = out.split('\n').slice(0, -1);
+    expect(lines.slice(1, -1)).toEqual(['rc=0', 'rc=0', 'rc=1', 'rc=0', 'rc=0']);
+    expect(lines[0]).toMatch(/^\|\/tmp\|[^|]*\|unset\|0\|\d+\|$/);
+    expect(lines[lines.length - 1]).toBe(lines[0]);
+    // the values arrive unchanged
+    const printed = execFileSync('/bin/sh', ['-c', `hash -r; ${sh`printf %s/ ${hostile}`.text} </dev/null; echo "|rc=$?"`], { encoding: 'utf8' });
+    expect(printed).toBe(hostile.map((h) => `${h}/`).join('') + '|rc=0\n');
   });
 });

@@ -46,6 +46,38 @@ export function isSimpleCommand(cmd: ShellCommand): boolean {
   return first !== undefined && !RESERVED.has(first);
 }
 
+/**
+ * dash's builtins that change the shell they run in (its directory, variables, options,
+ * traps, limits, functions, positional parameters, command hash) or end it; `:` is a
+ * special builtin, after which assignments stay. Any other builtin (test, [, echo,
+ * printf, true, false, kill, pwd, type) leaves the shell as it was.
+ */
+const SHELL_CHANGING = new Set(['.', ':', 'alias', 'bg', 'break', 'cd', 'chdir', 'command', 'continue', 'eval', 'exec', 'exit', 'export', 'fc', 'fg', 'getopts', 'hash', 'jobs', 'local', 'read', 'readonly', 'return', 'set', 'shift', 'source', 'times', 'trap', 'ulimit', 'umask', 'unalias', 'unset', 'wait']);
+/** Builtins that leave the shell as it was (see SHELL_CHANGING). */
+const HARMLESS_BUILTINS = new Set(['[', 'test', 'echo', 'printf', 'true', 'false', 'kill', 'pwd', 'type']);
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+
+/**
+ * True when the persistent remote shell may run `cmd` itself, without a subshell: a simple
+ * command (isSimpleCommand) whose command word, written out unquoted, is an external
+ * program or a builtin that leaves the shell as it was. Assignments in front of it are
+ * accepted only before an external program, where they last for that program alone. The
+ * shell then starts the program with vfork instead of forking a copy of itself first.
+ */
+export function runsInPlace(cmd: ShellCommand): boolean {
+  if (!isSimpleCommand(cmd)) return false;
+  const words = cmd.text.split(' ').filter((w) => w !== '');
+  let i = 0;
+  while (i < words.length && ASSIGNMENT.test(words[i] as string)) i++;
+  const word = words[i];
+  // the command word must be seen as the shell sees it: unquoted, nothing to expand
+  if (word === undefined || !SAFE.test(word) || ASSIGNMENT.test(word)) return false;
+  if (SHELL_CHANGING.has(word)) return false;
+  if (HARMLESS_BUILTINS.has(word)) return i === 0;
+  // every word up to the command word is plain text the split saw whole
+  return words.slice(0, i).every((w) => SAFE.test(w));
+}
+
 function plainValue(v: ShellValue): boolean {
   if (v instanceof ShellCommand) return v.plain;
   if (Array.isArray(v)) return v.every((x) => plainValue(x as ShellValue));

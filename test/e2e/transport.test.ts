@@ -191,6 +191,22 @@ describe('commands on the persistent shell', () => {
     expect((await c.run(sh`echo ${'still here'}`)).stdout).toBe('still here\n');
   });
 
+  it('runs a command that cannot change the shell in the shell itself; nothing leaks from the others', async () => {
+    const shellPid = (await c.run(raw('echo $$'))).stdout.trim();
+    expect((await c.run(sh`sh -c ${'echo $PPID'}`)).stdout.trim()).toBe(shellPid);
+    // a builtin in place, and a shell-changing builtin in its subshell: nothing leaks
+    expect(await c.run(sh`test -d ${'/'}`)).toMatchObject({ exitCode: 0 });
+    expect(await c.run(sh`cd ${'/tmp'}`)).toMatchObject({ exitCode: 0 });
+    expect(await c.run(sh`export UL_INPLACE=1`)).toMatchObject({ exitCode: 0 });
+    expect(await c.run(sh`exit 4`)).toMatchObject({ exitCode: 4 });
+    expect((await c.run(raw('echo "$PWD [$UL_INPLACE] $$"'))).stdout).toBe(`${(await c.run(raw('cd ~ && pwd'))).stdout.trim()} [] ${shellPid}\n`);
+    // a command under a time limit runs in place too, and the shell stays usable
+    const timed = await c.run(sh`sh -c ${'echo $PPID'}`, { timeoutMs: 5000 });
+    expect(timed.exitCode).toBe(0);
+    expect((await c.run(raw('echo $$'))).stdout.trim()).toBe(shellPid);
+    expect(c.stats().channelsOpened).toBe(1);
+  });
+
   it('passes hostile values through the sh tag unchanged', async () => {
     const hostile = ["it's", '$(touch /tmp/pwned)', '`id`', '"; exit 9; "', 'a\nb', '\\', '%s%n', '*', '-n', ''];
     for (const h of hostile) {
@@ -317,6 +333,24 @@ describe('one connection, many commands', () => {
       expect(r.stdout).toBe(`${i}\n`);
     }
     expect(c.stats()).toMatchObject({ channelsOpened: 1, commands: 200, roundTrips: 200 });
+    await c.close();
+  });
+
+  it('a command waits briefly for a busy shell; behind a long one it gets a shell of its own', async () => {
+    const c = await open({ maxChannels: 4 });
+    await c.run(sh`true`);
+    // the shell frees within milliseconds: no second shell
+    const quick = await Promise.all([c.run(sh`sleep 0.01`), c.run(sh`echo x`)]);
+    expect(quick[1]?.stdout).toBe('x\n');
+    expect(c.stats().channelsOpened).toBe(1);
+    // the shell stays busy: after the wait, another shell runs the command meanwhile
+    const t0 = Date.now();
+    const long = c.run(sh`sleep 2`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await c.run(sh`echo y`)).stdout).toBe('y\n');
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(c.stats().channelsOpened).toBe(2);
+    expect((await long).exitCode).toBe(0);
     await c.close();
   });
 

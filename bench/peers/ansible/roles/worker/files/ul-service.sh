@@ -30,7 +30,7 @@ ul_start() {
   ul_n=$1
   { [ -d /run/underlay ] && [ -d /var/log/underlay ]; } || mkdir -p /run/underlay /var/log/underlay || return 1
   if [ -e "/run/underlay/$ul_n.pid" ] || [ -e "/run/underlay/$ul_n.start" ]; then rm -f "/run/underlay/$ul_n.pid" "/run/underlay/$ul_n.start"; fi
-  echo "$(date '+%Y-%m-%dT%H:%M:%S%z') underlay: starting $ul_n" >>"/var/log/underlay/$ul_n.log"
+  date "+%Y-%m-%dT%H:%M:%S%z underlay: starting $ul_n" >>"/var/log/underlay/$ul_n.log"
   setsid sh "/etc/underlay/services/$ul_n.run" </dev/null >>"/var/log/underlay/$ul_n.log" 2>&1 &
   ul_i=0
   while [ "$ul_i" -lt 100 ] && [ ! -s "/run/underlay/$ul_n.pid" ]; do sleep 0.02; ul_i=$((ul_i + 1)); done
