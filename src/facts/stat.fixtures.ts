@@ -48,10 +48,10 @@ export type StatFixtureName = keyof typeof STAT_FIXTURES;
 
 /**
  * What statsCommand prints, made of what statCommand prints for each path (a fixture, or
- * any recorded output), the answers to `exists`, the uid and the stamp. stat.test.ts checks
+ * any recorded output), the answers to `exists` and `dirs`, the uid and the stamp. stat.test.ts checks
  * it against the real command on the fixture files.
  */
-export function statsOutput(o: { stats?: readonly string[]; exists?: readonly boolean[]; uid?: number; stamp?: string }): string {
+export function statsOutput(o: { stats?: readonly string[]; exists?: readonly boolean[]; dirs?: readonly (boolean | null)[]; uid?: number; stamp?: string }): string {
   let out = '';
   const lines: string[] = [];
   (o.stats ?? []).forEach((s, i) => {
@@ -65,6 +65,7 @@ export function statsOutput(o: { stats?: readonly string[]; exists?: readonly bo
   });
   if (lines.length > 0) out += `\0L\n${lines.join('')}`;
   (o.exists ?? []).forEach((e, i) => (out += `\0E:${i}\n${e ? 1 : 0}\n`));
+  (o.dirs ?? []).forEach((d, i) => (out += `\0P:${i}\n${d === null ? '-' : d ? 1 : 0}\n`));
   if (o.uid !== undefined) out += `\0U\n${o.uid}\n`;
   if (o.stamp !== undefined) out += `\0D\n${o.stamp}\n`;
   return out;

@@ -158,6 +158,7 @@ describe('statsCommand + parseStats', () => {
     symlinkSync('missing\ntarget', join(m, names.dangling));
     writeFileSync(join(m, 'new\nline'), 'nl\n');
     symlinkSync('new\nline', join(m, names.nlTarget));
+    symlinkSync(names.dir, join(m, 'link to a dir'));
     writeFileSync(join(m, names.hostile), 'hostile\n');
     symlinkSync(FORGED, join(m, names.forged));
     writeFileSync(join(m, names.secret), 'x\n', { mode: 0o600 });
@@ -166,6 +167,7 @@ describe('statsCommand + parseStats', () => {
   const everything: StatsRequest = {
     paths: all.map((n) => ({ path: join(m, n), checksum: true })),
     exists: [join(m, names.link), join(m, names.dangling), join(m, names.missing), join(m, names.dir)],
+    dirs: [m, join(m, names.dir), join(m, 'link to a dir'), join(m, names.file), join(m, names.link), join(m, names.dangling), join(m, names.missing)],
     uid: true,
     stamp: true,
   };
@@ -188,6 +190,8 @@ describe('statsCommand + parseStats', () => {
       expect(got.stats[i], n).toEqual(one);
     }
     expect(got.exists).toEqual([true, false, false, true]);
+    // a directory, also through a symlink; something else (a file, a link to one, a dangling link); nothing
+    expect(got.dirs).toEqual([true, true, true, false, false, false, null]);
     expect(got.uid).toBe(process.getuid?.());
     expect(got.stamp).toMatch(/^\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d$/);
   });
@@ -242,10 +246,13 @@ describe('statsCommand + parseStats', () => {
       for (const l of readFileSync(log, 'utf8').split('\n').filter(Boolean)) c[l] = (c[l] ?? 0) + 1;
       return c;
     };
-    // a copy of a file that is there: the file with checksum, its directory, DEST/basename(src) absent, the uid
-    expect(count({ paths: [{ path: join(m, names.file), checksum: true }, { path: m }, { path: join(m, names.file, 'x'), checksum: true }], uid: true })).toEqual({ stat: 1, sha256sum: 1 });
-    // with backup: the clock too
-    expect(count({ paths: [{ path: join(m, names.missing), checksum: true }, { path: m }], uid: true, stamp: true })).toEqual({ stat: 1, date: 1 });
+    // a copy of a file that is there: the file with checksum, DEST/basename(src) absent, whether its directory is one, the uid
+    expect(count({ paths: [{ path: join(m, names.file), checksum: true }, { path: join(m, names.file, 'x'), checksum: true }], dirs: [m], uid: true })).toEqual({ stat: 1, sha256sum: 1 });
+    // a copy to a file not there yet: no stat at all; with backup, the clock
+    expect(count({ paths: [{ path: join(m, names.missing), checksum: true }], dirs: [m], uid: true })).toEqual({});
+    expect(count({ paths: [{ path: join(m, names.missing), checksum: true }], dirs: [m], uid: true, stamp: true })).toEqual({ date: 1 });
+    // a directory described in full costs its stat
+    expect(count({ paths: [{ path: join(m, names.missing), checksum: true }, { path: m }], uid: true })).toEqual({ stat: 1 });
     // a symlink: its target and where it points, as statCommand
     expect(count({ paths: [{ path: join(m, names.link), checksum: true }] })).toEqual({ stat: 2, sha256sum: 1, readlink: 1 });
     // nothing there and an existence check: builtins only
@@ -253,7 +260,7 @@ describe('statsCommand + parseStats', () => {
   });
 
   it('has no subshell, command substitution or backquote', () => {
-    const text = statsCommand({ paths: [{ path: '/a', checksum: true }, { path: '/b' }], exists: ['/c'], uid: true, stamp: true }).text;
+    const text = statsCommand({ paths: [{ path: '/a', checksum: true }, { path: '/b' }], exists: ['/c'], dirs: ['/d'], uid: true, stamp: true }).text;
     expect(text.replace('__ul_d()', '')).not.toMatch(/[()`]/);
   });
 
@@ -261,10 +268,10 @@ describe('statsCommand + parseStats', () => {
     const fx = join(dir, 'fixtures');
     // the fixture directory is made by the statCommand tests above; directory sizes vary
     const names = (Object.keys(STAT_FIXTURES) as StatFixtureName[]).filter((n) => !['sub dir', 'plain', 'dirlink'].includes(n));
-    const req: StatsRequest = { paths: names.map((n) => ({ path: join(fx, n), checksum: true })), exists: [join(fx, 'link'), join(fx, 'dangling')] };
+    const req: StatsRequest = { paths: names.map((n) => ({ path: join(fx, n), checksum: true })), exists: [join(fx, 'link'), join(fx, 'dangling')], dirs: [fx, join(fx, 'link'), join(fx, 'no such thing')] };
     const r = spawnSync('/bin/sh', ['-c', statsCommand(req).text], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toBe(statsOutput({ stats: names.map((n) => STAT_FIXTURES[n]), exists: [true, false] }));
+    expect(r.stdout).toBe(statsOutput({ stats: names.map((n) => STAT_FIXTURES[n]), exists: [true, false], dirs: [true, false, null] }));
   });
 
   it('a failing program fails the parse with a CommandError naming it', () => {
@@ -307,6 +314,12 @@ describe('statsCommand + parseStats', () => {
       expect(() => parseStats(req, out(stdout)), JSON.stringify(stdout)).toThrow(why);
     }
     expect(() => parseStats(req, out('', 1, 'sh: 1: eval: syntax error\n'))).toThrow(/^stat: sh: 1: eval: syntax error$/);
+    // the directory answers
+    const withDirs: StatsRequest = { paths: [], dirs: ['/d', '/e', '/f'] };
+    const answers = statsOutput({ dirs: [true, false, null] });
+    expect(parseStats(withDirs, out(answers))).toMatchObject({ stats: [], dirs: [true, false, null] });
+    expect(() => parseStats(withDirs, out(answers.replace('\0P:1\n0\n', '\0P:1\nyes\n')))).toThrow(/bad answer for the directory "\/e"/);
+    expect(() => parseStats(withDirs, out(answers.replace('\0P:2\n-\n', '')))).toThrow(/section "end" where "P:2"/);
   });
 });
 

@@ -14,8 +14,8 @@
  *
  * or `ABSENT` when nothing (not even a dangling link) is at the path.
  *
- * statsCommand + parseStats: the same for several paths at once, with which paths exist,
- * the effective uid and the backup stamp, in one command (one subshell of the host's
+ * statsCommand + parseStats: the same for several paths at once, with which paths exist or
+ * are directories, the effective uid and the backup stamp, in one command (one subshell of the host's
  * shell, one `stat` process for all the paths there), NUL-framed; the values are those
  * parseStat, parseEffectiveUid and parseBackupStamp give.
  */
@@ -160,6 +160,12 @@ export interface StatsRequest {
   paths: readonly StatRequest[];
   /** Paths asked only whether they exist, following symlinks (`test -e`). */
   exists?: readonly string[];
+  /**
+   * Paths asked only whether they are a directory, following symlinks (`test -d`): a
+   * destination's directory, needed only when the destination is not there yet. Shell
+   * builtins answer it, so a path that is not there costs no `stat` process.
+   */
+  dirs?: readonly string[];
   /** The effective uid (effectiveUidCommand). */
   uid?: boolean;
   /** The host's clock as a backup suffix (backupStampCommand). */
@@ -171,6 +177,8 @@ export interface Stats {
   stats: (Stat | null)[];
   /** One per `exists` path, in order. */
   exists: boolean[];
+  /** One per `dirs` path, in order: a directory (true), something else (false), nothing (null). */
+  dirs: (boolean | null)[];
   uid?: number;
   stamp?: string;
 }
@@ -190,6 +198,7 @@ function header(h: string): ShellCommand {
  *     \0S:<i>\n  <T:/H:/K: lines of path i, as statCommand prints them>   or  ABSENT\n
  *     \0L\n     <one L: line per path there, in the order of the paths>
  *     \0E:<i>\n 1\n or 0\n                                   exists[i]
+ *     \0P:<i>\n 1\n, 0\n or -\n                            dirs[i]: a directory, other, nothing
  *     \0U\n     <id -u>
  *     \0D\n     <date>
  *
@@ -206,6 +215,9 @@ export function statsCommand(req: StatsRequest): ShellCommand {
   }
   (req.exists ?? []).forEach((p, i) => {
     parts.push(header(`E:${i}`), sh`if [ -e ${p} ]; then echo 1; else echo 0; fi`);
+  });
+  (req.dirs ?? []).forEach((p, i) => {
+    parts.push(header(`P:${i}`), sh`if [ -d ${p} ]; then echo 1; elif [ -e ${p} ] || [ -L ${p} ]; then echo 0; else echo -; fi`);
   });
   if (req.uid) parts.push(header('U'), sh`${effectiveUidCommand()} || exit 1`);
   if (req.stamp) parts.push(header('D'), sh`${backupStampCommand()} || exit 1`);
@@ -263,6 +275,11 @@ export function parseStats(req: StatsRequest, r: Output): Stats {
     if (b !== '1\n' && b !== '0\n') unexpected(`bad existence of ${JSON.stringify(p)}`);
     return b === '1\n';
   });
+  const dirs = (req.dirs ?? []).map((p, j) => {
+    const b = body(i++, `P:${j}`);
+    if (b !== '1\n' && b !== '0\n' && b !== '-\n') unexpected(`bad answer for the directory ${JSON.stringify(p)}`);
+    return b === '-\n' ? null : b === '1\n';
+  });
   const uid = req.uid ? body(i++, 'U') : undefined;
   const stamp = req.stamp ? body(i++, 'D') : undefined;
   if (i !== sections.length) unexpected(`section ${JSON.stringify(sections[i]!.head)} not asked for`);
@@ -272,6 +289,7 @@ export function parseStats(req: StatsRequest, r: Output): Stats {
   return {
     stats,
     exists,
+    dirs,
     ...(uid !== undefined ? { uid: within(r, uid, parseEffectiveUid, 'the effective uid') } : {}),
     ...(stamp !== undefined ? { stamp: within(r, stamp, parseBackupStamp, "the host's clock") } : {}),
   };

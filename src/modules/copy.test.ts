@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
-import { modeText } from '../facts/stat.js';
+import { followed, modeText, parseStat } from '../facts/stat.js';
 import { contentBytes, copy, DIFF_MAX_BYTES, parseWrite, planFile, sha256Of, writeCommands, type CopyObserved, type WriteTarget } from './copy.js';
 import { checkParams } from './params.js';
 import type { Action, Decision, ExecResult } from './types.js';
@@ -14,6 +14,12 @@ const QDEST = `'/etc/app/my "conf"'`;
 const HELLO_SHA = '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03';
 
 const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout, stderr: '', durationMs: 1 });
+
+/** What statsCommand's `dirs` answers for a path holding the fixture: a directory (following symlinks), something else, nothing. */
+function dirAnswer(name: StatFixtureName): boolean | null {
+  const s = parseStat(res(STAT_FIXTURES[name]));
+  return s === null ? null : followed(s)?.type === 'directory';
+}
 
 interface Seen {
   /** What is at the destination (a fixture name, or raw statCommand output). */
@@ -34,9 +40,9 @@ interface Seen {
  */
 function outputs(t: WriteTarget, seen: Seen): ExecResult[] {
   const stat = (s: Seen['dest']) => (s === undefined ? STAT_FIXTURES.nothing : typeof s === 'string' ? STAT_FIXTURES[s] : s.raw);
-  const stats = [stat(seen.dest), STAT_FIXTURES[seen.parent ?? 'plain']];
+  const stats = [stat(seen.dest)];
   if (t.source !== undefined && !t.dest.endsWith('/')) stats.push(stat(seen.inside));
-  return [res(statsOutput({ stats, uid: seen.uid ?? 1000, ...(t.backup ? { stamp: seen.stamp ?? '2024-05-06@07:08:09' } : {}) }))];
+  return [res(statsOutput({ stats, dirs: [dirAnswer(seen.parent ?? 'plain')], uid: seen.uid ?? 1000, ...(t.backup ? { stamp: seen.stamp ?? '2024-05-06@07:08:09' } : {}) }))];
 }
 
 function decide(args: Record<string, unknown>, seen: Seen = {}, local?: { path: string; content: Buffer }): Decision {
@@ -216,7 +222,7 @@ describe('copy: decide', () => {
 
 describe('planFile', () => {
   it('creates a missing directory only when asked to', () => {
-    const facts = { stat: null, parent: null };
+    const facts = { stat: null, parentDir: null };
     expect(planFile({ module: 'm', dest: '/a/b', content: Buffer.from('x'), facts }).decision.failed).toBe('m: destination directory /a does not exist');
     // in check mode an earlier task of the run may be the one creating it
     expect(planFile({ module: 'm', dest: '/a/b', content: Buffer.from('x'), facts, checkMode: true }).decision).toMatchObject({ changed: true });
@@ -230,7 +236,7 @@ describe('writeCommands + parseWrite', () => {
   it('observe in one command: the destination, its directory, DEST/basename(src), the uid and the clock', () => {
     const [one, ...more] = writeCommands({ dest: '/etc/app', source: 'tpl/app.conf', backup: true });
     expect(more).toEqual([]);
-    for (const part of ['[ -e /etc/app ]', '[ -e /etc ]', '[ -e /etc/app/app.conf ]', 'id -u', 'date +']) expect(one!.text).toContain(part);
+    for (const part of ['[ -e /etc/app ]', '[ -d /etc ]', '[ -e /etc/app/app.conf ]', 'id -u', 'date +']) expect(one!.text).toContain(part);
     expect(writeCommands({ dest: DEST })).toHaveLength(1);
     expect(writeCommands({ dest: DEST }).join()).not.toContain('date');
     // content into a directory: nothing to observe
@@ -241,7 +247,7 @@ describe('writeCommands + parseWrite', () => {
   it('resolve a directory destination to DEST/basename(src), whose directory is then DEST', () => {
     const t: WriteTarget = { dest: '/etc/app', source: 'tpl/app.conf', backup: true };
     const w = parseWrite(t, outputs(t, { dest: 'plain', inside: 'a file', uid: 0, stamp: '2024-01-02@03:04:05' }));
-    expect(w).toMatchObject({ dest: '/etc/app/app.conf', createParent: false, facts: { stat: { type: 'file', sha256: HELLO_SHA }, parent: { type: 'directory', mode: 0o755 }, uid: 0, stamp: '2024-01-02@03:04:05' } });
+    expect(w).toMatchObject({ dest: '/etc/app/app.conf', createParent: false, facts: { stat: { type: 'file', sha256: HELLO_SHA }, parentDir: true, uid: 0, stamp: '2024-01-02@03:04:05' } });
     const into: WriteTarget = { dest: '/etc/app/', source: 'tpl/app.conf' };
     expect(parseWrite(into, outputs(into, {}))).toMatchObject({ dest: '/etc/app/app.conf', createParent: true, facts: { stat: null, uid: 1000 } });
     expect(parseWrite(into, outputs(into, {})).facts.stamp).toBeUndefined();

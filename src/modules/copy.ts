@@ -3,8 +3,8 @@
  * file (`src`), plus its mode, owner and group. Also home of `planFile`, the plan every
  * module writing a whole file shares (copy, template, lineinfile).
  *
- * One command observes the destination (`stat` + `sha256sum`), its directory, the
- * effective uid and, with `backup`, the host's clock (statsCommand). The content is compared by sha256,
+ * One command observes the destination (`stat` + `sha256sum`), whether its directory is
+ * one, the effective uid and, with `backup`, the host's clock (statsCommand). The content is compared by sha256,
  * so it is read back only to show a diff: when it differs and is small (256 KiB). The
  * content travels as an upload (a temporary file next to the destination, renamed over
  * it), never in a command line. A metadata-only difference becomes chmod/chown, without
@@ -34,8 +34,8 @@ export function sha256Of(content: Buffer | string): string {
 export interface DestFacts {
   /** The destination (lstat; a symlink's target described in `target`), with the sha256 of its content. */
   stat: Stat | null;
-  /** Its directory (null: missing). */
-  parent: Stat | null;
+  /** Its directory, following symlinks: a directory (true), something else (false), missing (null). */
+  parentDir: boolean | null;
   /** The host's clock as a backup suffix, when a backup was asked for. */
   stamp?: string;
   /** The current content, when it was read (for the diff). */
@@ -159,8 +159,8 @@ export function planFile(x: PlanFileInput): FilePlan {
 
   const actions: Action[] = [];
   const dir = dirnameOf(dest);
-  if (!stat && (!facts.parent || followed(facts.parent)?.type !== 'directory')) {
-    if (facts.parent && followed(facts.parent)?.type !== 'directory') return failed(`${x.module}: ${dir} is not a directory`, dest);
+  if (!stat && facts.parentDir !== true) {
+    if (facts.parentDir === false) return failed(`${x.module}: ${dir} is not a directory`, dest);
     if (!x.createParent && !x.checkMode) return failed(`${x.module}: destination directory ${dir} does not exist`, dest);
     actions.push({ kind: 'run', cmd: sh`mkdir -p -- ${dir}`, describe: `mkdir -p ${dir}` });
   }
@@ -296,14 +296,15 @@ function writeRequest(t: WriteTarget): StatsRequest | null {
   const intoDir = t.dest.endsWith('/');
   if (intoDir && inside === undefined) return null;
   const target = intoDir ? inside! : t.dest;
-  const paths = [{ path: target, checksum: true }, { path: dirnameOf(target) }];
+  const paths = [{ path: target, checksum: true }];
   if (!intoDir && inside !== undefined) paths.push({ path: inside, checksum: true });
-  return { paths, uid: true, stamp: t.backup === true };
+  return { paths, dirs: [dirnameOf(target)], uid: true, stamp: t.backup === true };
 }
 
 /**
  * The read-only command observing a destination, in one round trip (statsCommand): its
- * stat with checksum, its directory, the effective uid, with a source also DEST/basename
+ * stat with checksum, whether its directory is one (shell builtins: a destination not
+ * there yet costs no `stat` process), the effective uid, with a source also DEST/basename
  * (in case DEST is a directory), and with backup the host's clock. None when there is
  * nothing to observe.
  */
@@ -317,19 +318,19 @@ export function parseWrite(t: WriteTarget, res: ExecResult[]): Pick<CopyObserved
   const inside = insideOf(t);
   const intoDir = t.dest.endsWith('/');
   const req = writeRequest(t);
-  if (!req) return { dest: t.dest, facts: { stat: null, parent: null }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
+  if (!req) return { dest: t.dest, facts: { stat: null, parentDir: null }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
   const seen = parseStats(req, res[0]!);
   const destStat = seen.stats[0] ?? null;
-  const parent = seen.stats[1] ?? null;
+  const parentDir = seen.dirs[0] ?? null;
   const uid = seen.uid!;
-  const insideStat = !intoDir && inside !== undefined ? (seen.stats[2] ?? null) : undefined;
+  const insideStat = !intoDir && inside !== undefined ? (seen.stats[1] ?? null) : undefined;
   const stamp = seen.stamp !== undefined ? { stamp: seen.stamp } : {};
-  if (intoDir) return { dest: inside!, facts: { stat: destStat, parent, uid, ...stamp }, createParent: true };
+  if (intoDir) return { dest: inside!, facts: { stat: destStat, parentDir, uid, ...stamp }, createParent: true };
   if (followed(destStat)?.type === 'directory') {
-    if (inside === undefined) return { dest: t.dest, facts: { stat: destStat, parent, uid }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
-    return { dest: inside, facts: { stat: insideStat ?? null, parent: destStat, uid, ...stamp }, createParent: false };
+    if (inside === undefined) return { dest: t.dest, facts: { stat: destStat, parentDir, uid }, createParent: false, error: `can not use content with a dir as dest (${t.dest})` };
+    return { dest: inside, facts: { stat: insideStat ?? null, parentDir: true, uid, ...stamp }, createParent: false };
   }
-  return { dest: t.dest, facts: { stat: destStat, parent, uid, ...stamp }, createParent: false };
+  return { dest: t.dest, facts: { stat: destStat, parentDir, uid, ...stamp }, createParent: false };
 }
 
 /** Observes a destination (one round trip), then reads its content back only for a diff (when it differs and is small). */

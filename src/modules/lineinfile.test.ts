@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
-import { modeText } from '../facts/stat.js';
+import { followed, modeText, parseStat } from '../facts/stat.js';
 import { editLines, lineinfile, lineinfileCommands, parseLineinfileObserved, splitLines, type LineParams } from './lineinfile.js';
 import { checkParams } from './params.js';
 import type { Action, Decision, ExecResult } from './types.js';
@@ -110,6 +110,12 @@ const PATH = '/etc/my app/it\'s.conf';
 
 const res = (stdout: string, exitCode = 0): ExecResult => ({ command: 'x', exitCode, stdout, stderr: '', durationMs: 1 });
 
+/** What statsCommand's `dirs` answers for a path holding the fixture: a directory (following symlinks), something else, nothing. */
+function dirAnswer(name: StatFixtureName): boolean | null {
+  const s = parseStat(res(STAT_FIXTURES[name]));
+  return s === null ? null : followed(s)?.type === 'directory';
+}
+
 /**
  * The outputs of lineinfileCommands for a file recorded as STAT_FIXTURES[name] holding
  * `content` (null: not a regular file / absent, as the fixture says).
@@ -117,7 +123,7 @@ const res = (stdout: string, exitCode = 0): ExecResult => ({ command: 'x', exitC
 function outputs(name: StatFixtureName, content: Buffer | string | null, o: { uid?: number; parent?: StatFixtureName; stamp?: string; realpath?: string } = {}): ExecResult[] {
   const body = content === null ? (name === 'nothing' ? 'ABSENT\n' : 'NOTFILE\n') : `B:${Buffer.from(content).toString('base64')}\n`;
   return [
-    res(statsOutput({ stats: [STAT_FIXTURES[name], STAT_FIXTURES[o.parent ?? 'plain']], uid: o.uid ?? 1000, ...(o.stamp !== undefined ? { stamp: o.stamp } : {}) })),
+    res(statsOutput({ stats: [STAT_FIXTURES[name]], dirs: [dirAnswer(o.parent ?? 'plain')], uid: o.uid ?? 1000, ...(o.stamp !== undefined ? { stamp: o.stamp } : {}) })),
     res(body),
     o.realpath !== undefined ? res(`${o.realpath}\n`) : res('', 1),
   ];

@@ -221,7 +221,7 @@ export interface LineinfileObserved {
 }
 
 function statsRequest(p: Pick<LineinfileParams, 'path' | 'backup'>): StatsRequest {
-  return { paths: [{ path: p.path }, { path: dirnameOf(p.path) }], uid: true, stamp: p.backup };
+  return { paths: [{ path: p.path }], dirs: [dirnameOf(p.path)], uid: true, stamp: p.backup };
 }
 
 /** The read-only commands of lineinfile, run in one round trip. */
@@ -233,7 +233,7 @@ export function lineinfileCommands(p: Pick<LineinfileParams, 'path' | 'backup'>)
 export function parseLineinfileObserved(p: Pick<LineinfileParams, 'path' | 'backup'>, res: ExecResult[]): LineinfileObserved {
   const seen = parseStats(statsRequest(p), res[0]!);
   let stat = seen.stats[0] ?? null;
-  const parent = seen.stats[1] ?? null;
+  const parentDir = seen.dirs[0] ?? null;
   const file = parseFileContent(res[1]!);
   let dest = p.path;
   let dangling = false;
@@ -246,7 +246,7 @@ export function parseLineinfileObserved(p: Pick<LineinfileParams, 'path' | 'back
       stat = { ...stat.target };
     }
   }
-  const facts: DestFacts = { stat, parent, uid: seen.uid! };
+  const facts: DestFacts = { stat, parentDir, uid: seen.uid! };
   if (seen.stamp !== undefined) facts.stamp = seen.stamp;
   if (file.kind === 'file' && stat) {
     facts.stat = { ...stat, sha256: sha256Of(file.content) };

@@ -19,9 +19,10 @@ const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout
 
 /** The output of writeCommands (one command) for what is there. */
 function outputs(t: WriteTarget, dest: StatFixtureName, inside: StatFixtureName = 'nothing'): ExecResult[] {
-  const stats: string[] = [STAT_FIXTURES[dest], STAT_FIXTURES.plain];
+  const stats: string[] = [STAT_FIXTURES[dest]];
   if (t.source !== undefined && !t.dest.endsWith('/')) stats.push(STAT_FIXTURES[inside]);
-  return [res(statsOutput({ stats, uid: 1000, ...(t.backup ? { stamp: '2024-05-06@07:08:09' } : {}) }))];
+  // the directory (STAT_FIXTURES.plain) is a directory
+  return [res(statsOutput({ stats, dirs: [true], uid: 1000, ...(t.backup ? { stamp: '2024-05-06@07:08:09' } : {}) }))];
 }
 
 function decide(args: Record<string, unknown>, rendered: string, dest: StatFixtureName, inside?: StatFixtureName, before?: string): Decision {
