@@ -30,7 +30,8 @@
  *
  * Then a profile of underlay (bench/profile.js: connections, round trips, commands per
  * host and per task, start-up/run/exit phases; `node --cpu-prof` of the controller) and
- * the scale run: underlay alone on labs of 10, 30 and 100 workers.
+ * the scale run: underlay on labs of 10, 30 and 100 workers, with the floor's first run on
+ * each size, to tell how underlay scales from how the machine does.
  *
  * Options:
  *   --workers LIST     workers of the lab, one comparison per count (default 10,30)
@@ -41,7 +42,8 @@
  *                      left out above 10 workers unless named or --ansible-defaults: it
  *                      takes minutes a run there)
  *   --ansible-defaults run ansible-default whatever the number of workers
- *   --scale LIST       worker counts of the scale run (default 10,30,100); --no-scale skips it
+ *   --scale LIST       worker counts of the scale run (default 10,30,100); --no-scale skips it;
+ *                      each size also gets a first run of the floor (--scale-no-floor: not)
  *   --no-profile       skip the profile
  *   --out FILE         JSON results (default bench/results/latest.json)
  *
@@ -83,7 +85,7 @@ const LABELS = {
 
 // --- options --------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const o = { workers: [10, 30], reps: 3, firstReps: 3, tools: null, ansibleDefaults: false, scale: [10, 30, 100], profile: true, out: join(ROOT, 'bench', 'results', 'latest.json') };
+  const o = { workers: [10, 30], reps: 3, firstReps: 3, tools: null, ansibleDefaults: false, scale: [10, 30, 100], scaleFloor: true, profile: true, out: join(ROOT, 'bench', 'results', 'latest.json') };
   const num = (v, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
@@ -102,6 +104,7 @@ function parseArgs(argv) {
     else if (a === '--ansible-defaults') o.ansibleDefaults = true;
     else if (a === '--scale') o.scale = next().split(',').map((s) => num(s, a));
     else if (a === '--no-scale') o.scale = [];
+    else if (a === '--scale-no-floor') o.scaleFloor = false;
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--out') o.out = resolve(next());
     else if (a === '--help' || a === '-h') {
@@ -385,7 +388,7 @@ async function runTool(tool, lab, phase) {
     closeControlMasters();
   }
   const quiet = await settle();
-  const m = await measure(argv, { cwd: ROOT, env, timeoutMs: TIMEOUTS[tool], labPrefix, helpers: tool.startsWith('ansible') ? controlMasterPids : undefined });
+  const m = await measure(argv, { cwd: ROOT, env, timeoutMs: TIMEOUTS[tool], labPrefix, label: `${tool}-${phase}`, helpers: tool.startsWith('ansible') ? controlMasterPids : undefined });
   if (tool.startsWith('ansible')) closeControlMasters();
   let parsed;
   if (tool === 'underlay') parsed = parseUnderlay(m.stdout);
@@ -712,9 +715,20 @@ async function main() {
     checkpoint();
   }
 
-  // 3. the scale run: underlay alone
+  // 3. the scale run: underlay, and the floor's first run on the same lab size (what the
+  // machine itself does with n hosts: every host is an sshd and OVS on the same cores)
   results.scale = [];
   for (const n of opts.scale) {
+    let floorFirst = null;
+    if (opts.scaleFloor) {
+      const fl = labFresh(n);
+      log(`scale: ${n} workers, floor (lab up in ${fl.upMs} ms)`);
+      const f = { ...(await runTool('floor', fl, 'first')), scale: true };
+      results.runs.push(f);
+      checkpoint();
+      if (!f.ok) fail(`scale ${n}: the floor's first run failed`);
+      else floorFirst = { wallS: f.wallS, labCpuS: f.labCpuS, machineCpuS: f.machineCpuS, procStarts: f.procStarts, busyCoresBefore: f.busyCoresBefore };
+    }
     const lab = labFresh(n);
     log(`scale: ${n} workers (lab up in ${lab.upMs} ms)`);
     const first = { ...(await runTool('underlay', lab, 'first')), scale: true };
@@ -728,6 +742,7 @@ async function main() {
     const pick = (r) => ({ wallS: r.wallS, ctrlCpuS: r.ctrlCpuS, ctrlMaxRssMb: r.ctrlMaxRssMb, ctrlPeakPssMb: r.ctrlPeakPssMb, labCpuS: r.labCpuS, machineCpuS: r.machineCpuS, procStarts: r.procStarts, busyCoresBefore: r.busyCoresBefore, ok: r.ok });
     results.scale.push({
       workers: n,
+      ...(floorFirst ? { floorFirst } : {}),
       first: pick(first),
       nochange: {
         wallS: median(okAgain.map((r) => r.wallS)),
@@ -779,12 +794,13 @@ async function main() {
   }
   if (results.scale.length) {
     lines.push('');
-    lines.push('Scale: underlay alone');
+    lines.push('Scale: underlay (and the floor\'s first run on the same lab size)');
     lines.push('');
-    lines.push('| workers | first run s | no-change s | no-change per host ms | controller CPU s (no change) | max RSS MB | peak PSS MB |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| workers | first run s | floor first run s | × floor | no-change s | no-change per host ms | controller CPU s (no change) | max RSS MB | peak PSS MB |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of results.scale) {
-      lines.push(`| ${s.workers} | ${s.first.wallS.toFixed(2)} | ${s.nochange.wallS.toFixed(2)} | ${((s.nochange.wallS * 1000) / s.workers).toFixed(0)} | ${s.nochange.ctrlCpuS.toFixed(2)} | ${Math.max(s.first.ctrlMaxRssMb, s.nochange.ctrlMaxRssMb).toFixed(0)} | ${Math.max(s.first.ctrlPeakPssMb, s.nochange.ctrlPeakPssMb).toFixed(0)} |`);
+      const fl = s.floorFirst;
+      lines.push(`| ${s.workers} | ${s.first.wallS.toFixed(2)} | ${fl ? fl.wallS.toFixed(2) : '-'} | ${fl ? (s.first.wallS / fl.wallS).toFixed(2) : '-'} | ${s.nochange.wallS.toFixed(2)} | ${((s.nochange.wallS * 1000) / s.workers).toFixed(0)} | ${s.nochange.ctrlCpuS.toFixed(2)} | ${Math.max(s.first.ctrlMaxRssMb, s.nochange.ctrlMaxRssMb).toFixed(0)} | ${Math.max(s.first.ctrlPeakPssMb, s.nochange.ctrlPeakPssMb).toFixed(0)} |`);
     }
   }
   lines.push('');
@@ -865,7 +881,16 @@ function targets(results) {
       phases[phase] = { marginalMsPerHost: marg, slope };
     }
     const d = (ph) => `${ph === 'first' ? 'first run' : 'no-change run'}: ms per added host ${phases[ph].marginalMsPerHost.map((m) => m.toFixed(0)).join(' → ')}, log-log slope ${phases[ph].slope.toFixed(2)}`;
-    out.push({ target: `wall time grows no faster than linearly (${pts.map((p) => p.workers).join(', ')} hosts)`, met, detail: `${d('first')}; ${d('nochange')}`, ...phases });
+    // The same measure for the floor's first run: how the machine itself scales with the hosts.
+    let floorDetail = '';
+    if (pts.every((p) => p.floorFirst)) {
+      const fm = [];
+      for (let i = 1; i < pts.length; i++) fm.push(((pts[i].floorFirst.wallS - pts[i - 1].floorFirst.wallS) / (pts[i].workers - pts[i - 1].workers)) * 1000);
+      const fs = Math.log(pts[pts.length - 1].floorFirst.wallS / pts[0].floorFirst.wallS) / Math.log(pts[pts.length - 1].workers / pts[0].workers);
+      phases.floorFirst = { marginalMsPerHost: fm, slope: fs };
+      floorDetail = `; the floor's first run: ms per added host ${fm.map((m) => m.toFixed(0)).join(' → ')}, log-log slope ${fs.toFixed(2)}`;
+    }
+    out.push({ target: `wall time grows no faster than linearly (${pts.map((p) => p.workers).join(', ')} hosts)`, met, detail: `${d('first')}; ${d('nochange')}${floorDetail}`, ...phases });
   } else out.push({ target: 'wall time grows no faster than linearly', met: null, detail: 'fewer than two lab sizes' });
   return out;
 }
