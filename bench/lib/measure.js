@@ -181,6 +181,59 @@ function pssKb(pid) {
 }
 
 /**
+ * BENCH_PERF_DIR=DIR: every measured command runs under a machine-wide `perf record` (CPU
+ * samples of every process, 499 Hz) written to DIR/LABEL-N.data: `perf report -i FILE
+ * --sort comm` then says which programs the CPU went to (sshd, ip, the controller, ...).
+ * BENCH_PERF_ARGS replaces `-F 499`, e.g. `-e sched:sched_process_fork -e
+ * sched:sched_process_exec` to see which process started which. perf runs in its own
+ * process group (killRunning ends it on an interrupt); one that fails to start fails the
+ * measurement.
+ */
+let perfSeq = 0;
+async function perfStart(label) {
+  const dir = process.env.BENCH_PERF_DIR;
+  if (!dir) return null;
+  const file = `${dir}/${(label ?? 'run').replace(/[^A-Za-z0-9_.-]+/g, '_')}-${++perfSeq}.data`;
+  const what = (process.env.BENCH_PERF_ARGS ?? '-F 499').split(' ').filter(Boolean);
+  const p = spawn('perf', ['record', '-q', '-a', ...what, '-o', file], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const err = [];
+  p.stderr.on('data', (d) => err.push(d));
+  let ended = null;
+  const closed = new Promise((resolve) => {
+    p.on('error', (e) => {
+      ended = e.message;
+      resolve();
+    });
+    p.on('close', (code, signal) => {
+      ended ??= `exit ${code ?? signal}`;
+      resolve();
+    });
+  });
+  if (p.pid !== undefined) running.add(p.pid);
+  await Promise.race([sleep(300), closed]); // perf's set-up: it samples from here on
+  if (ended !== null) {
+    if (p.pid !== undefined) running.delete(p.pid);
+    throw new Error(`perf record did not start (${ended}): ${Buffer.concat(err).toString().trim().slice(0, 300)}`);
+  }
+  return { p, closed };
+}
+async function perfStop(perf) {
+  if (!perf) return;
+  try {
+    process.kill(-perf.p.pid, 'SIGINT');
+  } catch {
+    /* ended */
+  }
+  await Promise.race([perf.closed, sleep(10_000)]);
+  try {
+    process.kill(-perf.p.pid, 'SIGKILL'); // still writing after 10 s: not into the next run
+  } catch {
+    /* ended */
+  }
+  running.delete(perf.p.pid);
+}
+
+/**
  * Runs `argv` under GNU time and measures it. Never throws for a non-zero exit: judge by
  * `exitCode`. A run longer than `timeoutMs` is killed (its whole process group) and
  * reported with `timedOut`.
@@ -195,33 +248,16 @@ function pssKb(pid) {
  * @param {{ env?: Record<string,string>, cwd?: string, timeoutMs: number, labPrefix?: string,
  *           sampleMs?: number, stdin?: string, helpers?: () => number[] }} opts
  */
-/**
- * BENCH_PERF_DIR=DIR: every measured command runs under a machine-wide `perf record` (CPU
- * samples of every process, 499 Hz) written to DIR/LABEL-N.data: `perf report -i FILE
- * --sort comm` then says which programs the CPU went to (sshd, ip, the controller, ...).
- * BENCH_PERF_ARGS replaces `-F 499`, e.g. `-e sched:sched_process_fork -e
- * sched:sched_process_exec` to see which process started which.
- */
-let perfSeq = 0;
-async function perfStart(label) {
-  const dir = process.env.BENCH_PERF_DIR;
-  if (!dir) return null;
-  const file = `${dir}/${(label ?? 'run').replace(/[^A-Za-z0-9_.-]+/g, '_')}-${++perfSeq}.data`;
-  const what = (process.env.BENCH_PERF_ARGS ?? '-F 499').split(' ').filter(Boolean);
-  const p = spawn('perf', ['record', '-q', '-a', ...what, '-o', file], { stdio: 'ignore' });
-  running.add(p.pid);
-  await sleep(300); // perf's set-up: it samples from here on
-  return { p, closed: new Promise((resolve) => p.on('close', resolve)) };
-}
-async function perfStop(perf) {
-  if (!perf) return;
-  perf.p.kill('SIGINT');
-  await Promise.race([perf.closed, sleep(10_000)]);
-  running.delete(perf.p.pid);
-}
-
 export async function measure(argv, opts) {
   const perf = await perfStart(opts.label);
+  try {
+    return await measureRun(argv, opts, () => perfStop(perf));
+  } finally {
+    await perfStop(perf);
+  }
+}
+
+async function measureRun(argv, opts, beforeReport) {
   const timeFile = `/tmp/ul-bench-time-${process.pid}-${Date.now()}`;
   const nsInodes = opts.labPrefix ? netnsInodes(opts.labPrefix) : new Set();
   const labBefore = netnsCpuSeconds(nsInodes);
@@ -290,7 +326,7 @@ export async function measure(argv, opts) {
   const machineAfter = machineCpuSeconds();
   const forksAfter = machineForks();
   const labAfter = netnsCpuSeconds(nsInodes);
-  await perfStop(perf);
+  await beforeReport();
   let t = { wall: NaN, user: NaN, sys: NaN, maxRssKb: NaN };
   try {
     const text = readFileSync(timeFile, 'utf8').trim().split('\n');

@@ -371,7 +371,8 @@ function isNoSuchFile(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === SFTP_NO_SUCH_FILE;
 }
 
-type Waiter = { level: string; resolve: (shell: RemoteShell | null) => void };
+/** A command waiting for a shell; `timed`: only for SHELL_WAIT_MS, while a slot may be free. */
+type Waiter = { level: string; timed?: boolean; resolve: (shell: RemoteShell | null) => void };
 
 export class Connection {
   readonly host: string;
@@ -651,6 +652,7 @@ export class Connection {
     return new Promise((resolve) => {
       const w: Waiter = {
         level,
+        timed: true,
         resolve: (s) => {
           clearTimeout(timer);
           resolve(s);
@@ -680,7 +682,10 @@ export class Connection {
       w?.resolve(shell);
       return;
     }
-    const other = this.waiters.shift();
+    // A waiter of the other level that waits for a slot (not one in its short wait while
+    // slots are free, which opens its own shell if it must).
+    const o = this.waiters.findIndex((w) => !w.timed);
+    const other = o >= 0 ? this.waiters.splice(o, 1)[0] : undefined;
     if (other) {
       // Free the slot for a shell of the other level.
       this.shells.splice(this.shells.indexOf(shell), 1);

@@ -20,10 +20,10 @@ describe('frameCommand', () => {
   });
 
   it('runs a command that cannot change the shell in the shell itself, anything else in a subshell', () => {
-    expect(frameCommand(sh`ip -j -d addr show`, MARK, DELIM, {})).toMatch(/^hash -r; ip -j -d addr show <\/dev\/null; __ul_rc=\$\?;/);
-    expect(frameCommand(sh`test -e ${'/x y'}`, MARK, DELIM, {})).toMatch(/^hash -r; test -e '\/x y' <\/dev\/null;/);
+    expect(frameCommand(sh`ip -j -d addr show`, MARK, DELIM, {})).toMatch(/^ip -j -d addr show <\/dev\/null; __ul_rc=\$\?; hash -r;/);
+    expect(frameCommand(sh`test -e ${'/x y'}`, MARK, DELIM, {})).toMatch(/^test -e '\/x y' <\/dev\/null; __ul_rc=\$\?; hash -r;/);
     // under a time limit: timeout in place, the command in its own sh -c
-    expect(frameCommand(sh`sleep 1`, MARK, DELIM, { timeoutMs: 1500 })).toMatch(/^hash -r; timeout -k 2 1\.500 sh -c 'sleep 1' <\/dev\/null;/);
+    expect(frameCommand(sh`sleep 1`, MARK, DELIM, { timeoutMs: 1500 })).toMatch(/^timeout -k 2 1\.500 sh -c 'sleep 1' <\/dev\/null; __ul_rc=\$\?; hash -r;/);
     // a builtin that changes the shell, compound text, cwd, env or stdin: a subshell
     expect(frameCommand(sh`cd ${'/'}`, MARK, DELIM, {})).toMatch(/^\( cd \/ \) <\/dev\/null;/);
     expect(frameCommand(raw('ip link; exit 3'), MARK, DELIM, {})).toMatch(/^\( eval 'ip link; exit 3' \) <\/dev\/null;/);
@@ -47,6 +47,12 @@ describe('frameCommand', () => {
       frameCommand(sh`ul-probe`, MARK, DELIM, {}),
       probe(early, 'early'),
       frameCommand(sh`ul-probe`, MARK, DELIM, {}),
+      // and where a subshell looks it up after one in place found it
+      frameCommand(raw(`rm ${early}/ul-probe`), MARK, DELIM, {}),
+      frameCommand(sh`ul-probe`, MARK, DELIM, {}),
+      probe(early, 'early again'),
+      frameCommand(raw('ul-probe; true'), MARK, DELIM, {}),
+      frameCommand(raw('command -v ul-probe'), MARK, DELIM, {}),
       frameCommand(sh`sh -c ${'exit 7'}`, MARK, DELIM, { timeoutMs: 5000 }),
       frameCommand(sh`ul-no-such-program`, MARK, DELIM, {}),
       frameCommand(sh`echo ${'still here'}`, MARK, DELIM, {}),
@@ -63,6 +69,14 @@ describe('frameCommand', () => {
       `${MARK}0`,
       `${MARK}0`,
       'early',
+      `${MARK}0`,
+      `${MARK}0`,
+      'late',
+      `${MARK}0`,
+      `${MARK}0`,
+      'early again',
+      `${MARK}0`,
+      `${early}/ul-probe`,
       `${MARK}0`,
       `${MARK}7`,
       `${MARK}127`,

@@ -14,8 +14,8 @@
  *   of forking once more: one process per such command instead of two.
  * - A simple command that cannot change the shell (`runsInPlace`: an external program, or
  *   a builtin such as `test`), and a command under a time limit (`timeout ... sh -c CMD`),
- *   run in the persistent shell itself, after `hash -r`:
- *       hash -r; ip -j link show </dev/null; __ul_rc=$?
+ *   run in the persistent shell itself, which forgets where it found the program after it:
+ *       ip -j link show </dev/null; __ul_rc=$?; hash -r
  *   The shell starts the program with vfork and exec, instead of forking a copy of itself
  *   that then execs it: a builtin costs no process at all, a program about a third less
  *   CPU on the host (the fork copied the shell's page tables, the exec tore them down).
@@ -84,11 +84,11 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
   const b64 = input !== undefined && input.length > 0 ? input.toString('base64').replace(/.{1,76}/g, '$&\n') : undefined;
   // A command that leaves the shell as it was runs in the shell itself: the program is
   // started with vfork, not after a fork of the whole shell (runsInPlace). `hash -r`
-  // first: a program is found along PATH as a new shell would find it, never where an
-  // earlier command found one of that name.
+  // after it: the shell forgets where it found the program, so every later command, in
+  // place or in a subshell, finds its programs along PATH as a new shell would.
   const inPlace = b64 === undefined && opts.cwd === undefined && Object.keys(opts.env ?? {}).length === 0 && (timeout !== undefined || runsInPlace(cmd));
   let run = inPlace
-    ? sh`hash -r; ${timeout ?? cmd} </dev/null; __ul_rc=$?`
+    ? sh`${timeout ?? cmd} </dev/null; __ul_rc=$?; hash -r`
     : b64 !== undefined
       ? sh`base64 -d <<'${delimiter}' | ( ${body} ); __ul_rc=$?`
       : sh`( ${body} ) </dev/null; __ul_rc=$?`;

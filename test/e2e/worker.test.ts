@@ -438,8 +438,15 @@ describe.skipIf(!lab)(`playbooks/worker.yml on the lab's workers${lab ? '' : ` (
       }
       return { procs, ticks };
     };
-    await sleep(300);
-    const a = cpu();
+    // settled: the events of the toggles above handled (on a loaded machine that can take
+    // longer than a moment), i.e. no CPU between two looks 300 ms apart (at most 10 tries)
+    let a = cpu();
+    for (let i = 0; i < 10; i++) {
+      await sleep(300);
+      const again = cpu();
+      if (again.ticks === a.ticks) break;
+      a = again;
+    }
     await sleep(2000);
     const b = cpu();
     expect(a.procs).toBe(2); // the guard and its `bridge monitor link`
