@@ -218,7 +218,8 @@ async function perfStart(label) {
   return { p, closed };
 }
 async function perfStop(perf) {
-  if (!perf) return;
+  if (!perf || perf.stopped) return;
+  perf.stopped = true;
   try {
     process.kill(-perf.p.pid, 'SIGINT');
   } catch {

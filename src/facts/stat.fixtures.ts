@@ -4,6 +4,7 @@
  * re-creates the same files with STAT_FIXTURE_SETUP and checks that the command still
  * prints exactly this, so these strings cannot drift from what hosts print.
  */
+import { followed, parseStat } from './stat.js';
 
 /** A shell script creating the recorded files in the current directory (run as root). */
 export const STAT_FIXTURE_SETUP = `umask 022
@@ -45,6 +46,12 @@ export const STAT_FIXTURES = {
 export const STAT_FIXTURE_UNREADABLE = 'L:regular file|600|root|root|0|0|2|1700000000|1\nH:ERROR\n';
 
 export type StatFixtureName = keyof typeof STAT_FIXTURES;
+
+/** What statsCommand's `dirs` answers for a path holding the fixture: a directory (following symlinks), something else, nothing. */
+export function dirAnswer(name: StatFixtureName): boolean | null {
+  const s = parseStat({ command: 'stat', exitCode: 0, stdout: STAT_FIXTURES[name], stderr: '' });
+  return s === null ? null : followed(s)?.type === 'directory';
+}
 
 /**
  * What statsCommand prints, made of what statCommand prints for each path (a fixture, or

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
-import { followed, modeText, parseStat } from '../facts/stat.js';
+import { dirAnswer, STAT_FIXTURE_UNREADABLE, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { modeText } from '../facts/stat.js';
 import { contentBytes, copy, DIFF_MAX_BYTES, parseWrite, planFile, sha256Of, writeCommands, type CopyObserved, type WriteTarget } from './copy.js';
 import { checkParams } from './params.js';
 import type { Action, Decision, ExecResult } from './types.js';
@@ -14,12 +14,6 @@ const QDEST = `'/etc/app/my "conf"'`;
 const HELLO_SHA = '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03';
 
 const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout, stderr: '', durationMs: 1 });
-
-/** What statsCommand's `dirs` answers for a path holding the fixture: a directory (following symlinks), something else, nothing. */
-function dirAnswer(name: StatFixtureName): boolean | null {
-  const s = parseStat(res(STAT_FIXTURES[name]));
-  return s === null ? null : followed(s)?.type === 'directory';
-}
 
 interface Seen {
   /** What is at the destination (a fixture name, or raw statCommand output). */

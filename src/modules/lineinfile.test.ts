@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
-import { followed, modeText, parseStat } from '../facts/stat.js';
+import { dirAnswer, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { modeText } from '../facts/stat.js';
 import { editLines, lineinfile, lineinfileCommands, parseLineinfileObserved, splitLines, type LineParams } from './lineinfile.js';
 import { checkParams } from './params.js';
 import type { Action, Decision, ExecResult } from './types.js';
@@ -109,12 +109,6 @@ describe('editLines: Ansible\'s algorithm', () => {
 const PATH = '/etc/my app/it\'s.conf';
 
 const res = (stdout: string, exitCode = 0): ExecResult => ({ command: 'x', exitCode, stdout, stderr: '', durationMs: 1 });
-
-/** What statsCommand's `dirs` answers for a path holding the fixture: a directory (following symlinks), something else, nothing. */
-function dirAnswer(name: StatFixtureName): boolean | null {
-  const s = parseStat(res(STAT_FIXTURES[name]));
-  return s === null ? null : followed(s)?.type === 'directory';
-}
 
 /**
  * The outputs of lineinfileCommands for a file recorded as STAT_FIXTURES[name] holding

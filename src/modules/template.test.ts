@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
+import { dirAnswer, STAT_FIXTURES, statsOutput, type StatFixtureName } from '../facts/stat.fixtures.js';
 import { renderTemplateFile } from '../vars/template.js';
 import { copy, parseWrite, writeCommands, type WriteTarget } from './copy.js';
 import { checkParams } from './params.js';
@@ -21,8 +21,7 @@ const res = (stdout: string): ExecResult => ({ command: 'x', exitCode: 0, stdout
 function outputs(t: WriteTarget, dest: StatFixtureName, inside: StatFixtureName = 'nothing'): ExecResult[] {
   const stats: string[] = [STAT_FIXTURES[dest]];
   if (t.source !== undefined && !t.dest.endsWith('/')) stats.push(STAT_FIXTURES[inside]);
-  // the directory (STAT_FIXTURES.plain) is a directory
-  return [res(statsOutput({ stats, dirs: [true], uid: 1000, ...(t.backup ? { stamp: '2024-05-06@07:08:09' } : {}) }))];
+  return [res(statsOutput({ stats, dirs: [dirAnswer('plain')], uid: 1000, ...(t.backup ? { stamp: '2024-05-06@07:08:09' } : {}) }))];
 }
 
 function decide(args: Record<string, unknown>, rendered: string, dest: StatFixtureName, inside?: StatFixtureName, before?: string): Decision {

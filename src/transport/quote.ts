@@ -66,16 +66,14 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
  */
 export function runsInPlace(cmd: ShellCommand): boolean {
   if (!isSimpleCommand(cmd)) return false;
+  // The words as the shell sees them: each must be unquoted plain text, which the split
+  // sees whole (a quoted value may hold spaces).
   const words = cmd.text.split(' ').filter((w) => w !== '');
   let i = 0;
-  while (i < words.length && ASSIGNMENT.test(words[i] as string)) i++;
+  for (; i < words.length && ASSIGNMENT.test(words[i] as string); i++) if (!SAFE.test(words[i] as string)) return false;
   const word = words[i];
-  // the command word must be seen as the shell sees it: unquoted, nothing to expand
-  if (word === undefined || !SAFE.test(word) || ASSIGNMENT.test(word)) return false;
-  if (SHELL_CHANGING.has(word)) return false;
-  if (HARMLESS_BUILTINS.has(word)) return i === 0;
-  // every word up to the command word is plain text the split saw whole
-  return words.slice(0, i).every((w) => SAFE.test(w));
+  if (word === undefined || !SAFE.test(word) || SHELL_CHANGING.has(word)) return false;
+  return i === 0 || !HARMLESS_BUILTINS.has(word);
 }
 
 function plainValue(v: ShellValue): boolean {
