@@ -424,32 +424,39 @@ describe.skipIf(!lab)(`playbooks/worker.yml on the lab's workers${lab ? '' : ` (
       const took = await within(1000, () => !hairpinOn());
       expect(took, `hairpin still on on ${port} after 1 s`).toBeGreaterThanOrEqual(0);
     }
-    // utime + stime of the guard's processes (its process group) over 2 s of quiet
+    // utime + stime of the guard's processes (its process group) over 2 s of quiet, and
+    // whether all of them are asleep (state S: the guard blocked reading the monitor's
+    // output, the monitor blocked on its netlink socket)
     const pgid = servicePid(w, 'hairpin-guard')!;
     const cpu = () => {
       const stats = onHost(w, 'cat /proc/[0-9]*/stat 2>/dev/null').out.split('\n').filter((l) => l !== '');
       let ticks = 0;
       let procs = 0;
+      let asleep = true;
       for (const s of stats) {
         const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
         if (Number(f[2]) !== pgid) continue;
         procs++;
+        if (f[0] !== 'S') asleep = false;
         ticks += Number(f[11]) + Number(f[12]);
       }
-      return { procs, ticks };
+      return { procs, ticks, asleep };
     };
-    // settled: the events of the toggles above handled (on a loaded machine that can take
-    // longer than a moment), i.e. no CPU between two looks 300 ms apart (at most 10 tries)
+    // settled: the events of the toggles above handled, which on a loaded machine can take
+    // well over a second: two looks 300 ms apart that find the two processes asleep and no
+    // CPU used between them (at most 20 tries)
     let a = cpu();
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
       await sleep(300);
       const again = cpu();
-      if (again.ticks === a.ticks) break;
+      const settled = again.ticks === a.ticks && again.asleep && a.asleep && again.procs === 2;
       a = again;
+      if (settled) break;
     }
+    expect(a.procs).toBe(2); // the guard and its `bridge monitor link`
+    expect(a.asleep).toBe(true);
     await sleep(2000);
     const b = cpu();
-    expect(a.procs).toBe(2); // the guard and its `bridge monitor link`
     expect(b).toEqual(a);
   });
 
