@@ -37,7 +37,8 @@
  *   --workers LIST     workers of the lab, one comparison per count (default 10,30)
  *   --reps N           no-change runs per tool (default 3)
  *   --first-reps N     first runs per tool (default 3), each on a fresh lab; the no-change
- *                      runs are spread over them; rounds interleave the tools
+ *                      runs are spread over them; rounds interleave the tools (the
+ *                      floor right after underlay, then Ansible)
  *   --tools LIST       comma-separated subset of the five (default: all; ansible-default is
  *                      left out above 10 workers unless named or --ansible-defaults: it
  *                      takes minutes a run there)
@@ -75,6 +76,12 @@ const PEER_CFG = join(ROOT, 'bench', 'peers', 'ansible', 'ansible.cfg');
 const FLOOR_SCRIPT = join(ROOT, 'bench', 'peers', 'floor', 'worker.sh');
 const MITOGEN_STRATEGIES = '/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy';
 const ALL_TOOLS = ['underlay', 'ansible-default', 'ansible-tuned', 'ansible-mitogen', 'floor'];
+/**
+ * The order of a round: the floor right after underlay, so that the ratio of the two is
+ * taken minutes apart, not on either side of Ansible's runs (which take many minutes, while
+ * the machine's speed drifts).
+ */
+const ROUND_ORDER = ['underlay', 'floor', 'ansible-default', 'ansible-tuned', 'ansible-mitogen'];
 const LABELS = {
   underlay: 'underlay',
   'ansible-default': 'Ansible, defaults (forks 5)',
@@ -661,8 +668,9 @@ async function main() {
   for (const n of opts.workers) {
     const tools = opts.tools.filter((t) => t !== 'ansible-default' || n <= 10 || opts.ansibleDefaults || opts.toolsGiven);
     const cmp = { workers: n, crossChecks: [] };
+    const roundOrder = [...tools].sort((a, b) => ROUND_ORDER.indexOf(a) - ROUND_ORDER.indexOf(b));
     for (let round = 0; round < opts.firstReps; round++) {
-      for (const tool of tools) {
+      for (const tool of roundOrder) {
         if (skip.has(tool)) continue;
         const lab = labFresh(n);
         log(`${n} workers, round ${round + 1}: ${tool} (lab up in ${lab.upMs} ms)`);
@@ -906,7 +914,7 @@ function targets(results) {
         ratiosToFloor: ratios,
         controllerCpuMsPerAddedHost: ctrlMs,
       });
-    }
+    } else out.push({ target: "wall time grows no faster than the machine's own", met: null, detail: "no floor run on every lab size (--scale-no-floor)" });
   } else out.push({ target: 'wall time grows no faster than linearly', met: null, detail: 'fewer than two lab sizes' });
   return out;
 }
