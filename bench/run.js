@@ -437,9 +437,13 @@ async function runTool(tool, lab, phase) {
     changedTasks: phase === 'nochange' ? parsed.changedTasks : undefined,
   };
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  log(`${tool} ${phase}: ${ok ? 'ok' : 'FAILED'} wall ${f(m.wallS)} s, controller CPU ${f(m.ctrlCpuS)} s, lab CPU ${f(m.labCpuS)} s, machine CPU ${f(m.machineCpuS)} s, ${m.procStarts} processes started, max RSS ${f(m.ctrlMaxRssMb, 0)} MB, peak PSS ${f(m.ctrlPeakPssMb, 0)} MB${parsed.changed !== null ? `, changed ${parsed.changed}` : ''}`);
+  log(`${tool} ${phase}: ${ok ? 'ok' : 'FAILED'} wall ${f(m.wallS)} s, controller CPU ${f(m.ctrlCpuS)} s, lab CPU ${f(m.labCpuS)} s, machine CPU ${f(m.machineCpuS)} s, ${m.procStarts} processes started, max RSS ${f(m.ctrlMaxRssMb, 0)} MB, peak PSS ${f(m.ctrlPeakPssMb, 0)} MB${parsed.changed !== null ? `, changed ${parsed.changed}` : ''}${parsed.unreachable > 0 ? `, unreachable ${parsed.unreachable}` : ''}${parsed.failed > 0 ? `, failed ${parsed.failed}` : ''}`);
   if (!ok) {
-    const out = `${m.stdout}\n${m.stderr}`.trim().split('\n').slice(-25).join('\n');
+    // the lines that say what failed (an Ansible run's recap alone does not name the host
+    // that was unreachable), then the end of the output
+    const lines = `${m.stdout}\n${m.stderr}`.trim().split('\n');
+    const why = lines.slice(0, -25).filter((l) => /UNREACHABLE!|^fatal:|FAILED!|ERROR/.test(l)).slice(0, 10);
+    const out = [...why, ...(why.length ? ['[...]'] : []), ...lines.slice(-25)].join('\n');
     rec.outputTail = out;
     log(`${tool} ${phase} output (end):\n${out}`);
   }
