@@ -855,6 +855,18 @@ function ratioLines(cmp) {
   return out;
 }
 
+/** The cost of each added host between consecutive lab sizes of a value in seconds (`get`), in ms. */
+function perAddedHostMs(pts, get) {
+  return pts.slice(1).map((p, i) => ((get(p) - get(pts[i])) / (p.workers - pts[i].workers)) * 1000);
+}
+
+/** The log-log slope of a value (`get`) from the smallest lab size to the largest: 1 is linear. */
+function logLogSlope(pts, get) {
+  const a = pts[0];
+  const b = pts[pts.length - 1];
+  return Math.log(get(b) / get(a)) / Math.log(b.workers / a.workers);
+}
+
 /** The targets of issue 7, judged on this invocation's figures. */
 function targets(results) {
   const out = [];
@@ -880,45 +892,34 @@ function targets(results) {
     // Linear: wall = fixed + per-host × n. The cost of one more host between consecutive lab
     // sizes must not grow (20% slack for noise), and the log-log slope must be at most 1.
     const pts = results.scale;
-    const phases = {};
-    let met = true;
-    for (const phase of ['first', 'nochange']) {
-      const marg = [];
-      for (let i = 1; i < pts.length; i++) marg.push(((pts[i][phase].wallS - pts[i - 1][phase].wallS) / (pts[i].workers - pts[i - 1].workers)) * 1000);
-      const a = pts[0];
-      const b = pts[pts.length - 1];
-      const slope = Math.log(b[phase].wallS / a[phase].wallS) / Math.log(b.workers / a.workers);
-      const ok = slope <= 1 && marg.every((m, i) => i === 0 || m <= marg[0] * 1.2 + 5);
-      met &&= ok;
-      phases[phase] = { marginalMsPerHost: marg, slope };
-    }
-    const d = (ph) => `${ph === 'first' ? 'first run' : 'no-change run'}: ms per added host ${phases[ph].marginalMsPerHost.map((m) => m.toFixed(0)).join(' → ')}, log-log slope ${phases[ph].slope.toFixed(2)}`;
+    const hosts = pts.map((p) => p.workers).join(', ');
+    const growth = (get) => ({ marginalMsPerHost: perAddedHostMs(pts, get), slope: logLogSlope(pts, get) });
+    const told = (name, g) => `${name}: ms per added host ${g.marginalMsPerHost.map((m) => m.toFixed(0)).join(' → ')}, log-log slope ${g.slope.toFixed(2)}`;
+    const phases = { first: growth((p) => p.first.wallS), nochange: growth((p) => p.nochange.wallS) };
+    const met = Object.values(phases).every((g) => g.slope <= 1 && g.marginalMsPerHost.every((m, i) => i === 0 || m <= g.marginalMsPerHost[0] * 1.2 + 5));
+    const details = [told('first run', phases.first), told('no-change run', phases.nochange)];
     // The same measure for the floor's first run: how the machine itself scales with the hosts.
-    let floorDetail = '';
-    if (pts.every((p) => p.floorFirst)) {
-      const fm = [];
-      for (let i = 1; i < pts.length; i++) fm.push(((pts[i].floorFirst.wallS - pts[i - 1].floorFirst.wallS) / (pts[i].workers - pts[i - 1].workers)) * 1000);
-      const fs = Math.log(pts[pts.length - 1].floorFirst.wallS / pts[0].floorFirst.wallS) / Math.log(pts[pts.length - 1].workers / pts[0].workers);
-      phases.floorFirst = { marginalMsPerHost: fm, slope: fs };
-      floorDetail = `; the floor's first run: ms per added host ${fm.map((m) => m.toFixed(0)).join(' → ')}, log-log slope ${fs.toFixed(2)}`;
+    const withFloor = pts.every((p) => p.floorFirst);
+    if (withFloor) {
+      phases.floorFirst = growth((p) => p.floorFirst.wallS);
+      details.push(told("the floor's first run", phases.floorFirst));
     }
-    out.push({ target: `wall time grows no faster than linearly (${pts.map((p) => p.workers).join(', ')} hosts)`, met, detail: `${d('first')}; ${d('nochange')}${floorDetail}`, ...phases });
+    out.push({ target: `wall time grows no faster than linearly (${hosts} hosts)`, met, detail: details.join('; '), ...phases });
     // Against the machine: on a machine whose hosts share its cores, the floor's own time
     // grows faster than linearly as hosts are added. underlay's first run must keep its ratio
     // to the floor's first run on the same lab size (20% slack, as above). The controller's
     // CPU per added host is given alongside: what underlay itself spends.
-    if (pts.every((p) => p.floorFirst)) {
+    if (withFloor) {
       const ratios = pts.map((p) => p.first.wallS / p.floorFirst.wallS);
-      const ctrl = (phase) => pts.slice(1).map((p, i) => ((p[phase].ctrlCpuS - pts[i][phase].ctrlCpuS) / (p.workers - pts[i].workers)) * 1000);
-      const ctrlMs = { first: ctrl('first'), nochange: ctrl('nochange') };
+      const ctrlMs = { first: perAddedHostMs(pts, (p) => p.first.ctrlCpuS), nochange: perAddedHostMs(pts, (p) => p.nochange.ctrlCpuS) };
       out.push({
-        target: `wall time grows no faster than the machine's own: underlay's first run keeps its ratio to the floor's (${pts.map((p) => p.workers).join(', ')} hosts)`,
+        target: `wall time grows no faster than the machine's own: underlay's first run keeps its ratio to the floor's (${hosts} hosts)`,
         met: ratios.every((r) => r <= ratios[0] * 1.2),
         detail: `× floor ${ratios.map((r) => r.toFixed(2)).join(' → ')}; the controller's CPU per added host: first run ${ctrlMs.first.map((m) => m.toFixed(0)).join(' → ')} ms, no-change run ${ctrlMs.nochange.map((m) => m.toFixed(0)).join(' → ')} ms`,
         ratiosToFloor: ratios,
         controllerCpuMsPerAddedHost: ctrlMs,
       });
-    } else out.push({ target: "wall time grows no faster than the machine's own", met: null, detail: "no floor run on every lab size (--scale-no-floor)" });
+    } else out.push({ target: "wall time grows no faster than the machine's own", met: null, detail: 'no floor run on every lab size (--scale-no-floor)' });
   } else out.push({ target: 'wall time grows no faster than linearly', met: null, detail: 'fewer than two lab sizes' });
   return out;
 }
