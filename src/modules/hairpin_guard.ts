@@ -138,8 +138,10 @@ export const hairpin_guard: ModuleDef<HairpinGuardParams, HairpinGuardObserved> 
     },
   },
   async observe(ctx, p) {
-    const [linksOut, mode] = await ctx.runBatch([ipLinksCommand(), sh`stat -c %a ${p.script_path}`]);
-    const script = await ctx.readFile(p.script_path);
+    // the script's mode, by `stat` only when it is there (the shell's own test first), and
+    // its text only then
+    const [linksOut, mode] = await ctx.runBatch([ipLinksCommand(), sh`if [ -e ${p.script_path} ]; then exec stat -c %a -- ${p.script_path}; else exit 1; fi`]);
+    const script = mode!.exitCode === 0 ? await ctx.readFile(p.script_path) : null;
     const links = parseIpLink(linksOut!);
     return {
       bridgeExists: links.some((l) => l.ifname === p.bridge),

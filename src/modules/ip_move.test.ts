@@ -1,10 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_ARMED, decideWith, loadFixtures } from '../../test/support/net-fixtures.js';
 import { fixtureContext, paramsOf } from '../../test/support/netns.js';
 import { IPADDR_FIXTURES, type IpAddrFixtureName } from '../facts/ipaddr.fixtures.js';
 import { ipLinksCommand } from '../facts/iplink.js';
 import type { Decision } from './types.js';
-import { DEFAULT_STATE_DIR, ip_move, leasedMessage, parseTimerCheck } from './ip_move.js';
+import { DEFAULT_STATE_DIR, ip_move, leasedMessage, parseTimerCheck, removeAny } from './ip_move.js';
 
 const MOVE = { from: 'eth1', to: 'breth1' };
 const D = DEFAULT_STATE_DIR;
@@ -225,5 +229,28 @@ describe('ip_move with a leased (DHCP) address on the interface', () => {
     expect(msg.startsWith('eth1 holds 10.0.0.2/24 (dynamic, valid 60 s more), 10.0.0.3/24 (dynamic) from a lease: ')).toBe(true);
     expect(msg).toContain('re-adding the addresses on what is then a port of breth1');
     expect(msg.endsWith('To move the addresses anyway as static (without lease; stop the DHCP client of eth1 yourself), set allow_dynamic: true.')).toBe(true);
+  });
+});
+
+describe('removeAny', () => {
+  it('removes what is there (a dangling link too), starts no rm when nothing is, and keeps hostile names as words', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ul-rm-'));
+    try {
+      const odd = join(dir, "a b'$(touch x)");
+      const file = join(dir, 'f');
+      const link = join(dir, 'l');
+      writeFileSync(odd, '');
+      writeFileSync(file, '');
+      symlinkSync(join(dir, 'nowhere'), link);
+      const run = (paths: string[]) => spawnSync('/bin/sh', ['-c', `${removeAny(paths).text} || exit 9; echo rc=$?`], { encoding: 'utf8', cwd: dir, env: { PATH: '/usr/bin:/bin' } });
+      expect(run([odd, file, link, join(dir, 'missing')]).stdout).toBe('rc=0\n');
+      expect(readdirSync(dir)).toEqual([]);
+      // nothing there: the shell's own tests only, rm not even found on an empty PATH
+      const none = spawnSync('/bin/sh', ['-c', `PATH=/nonexistent; ${removeAny([file, link]).text} || exit 9; echo rc=$?`], { encoding: 'utf8' });
+      expect(none.stdout).toBe('rc=0\n');
+      expect(removeAny(['/run/x', '/run/y']).text).toBe("if [ -e /run/x ] || [ -L /run/x ] || [ -e /run/y ] || [ -L /run/y ]; then rm -f -- /run/x /run/y; fi");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,7 +33,7 @@
 import { addrCidr, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
 import { badIfname, ipLinksCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
 import { ipRouteCommand, parseIpRoute, routeFamily, type IpRoute } from '../facts/iproute.js';
-import { quote, sh, type ShellCommand } from '../transport/quote.js';
+import { join, quote, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 export interface IpMoveParams extends Record<string, unknown> {
@@ -249,7 +249,7 @@ export function ipMoveScripts(plan: IpMovePlan, stateDir: string): { state: stri
     `# ip_move ${from} -> ${to} (written by underlay): enslaves ${from} to ${to} and moves its addresses`,
     `# and routes there, as one detached step. A failing step rolls back at once.`,
     PATH_LINE,
-    sh`rm -f ${f.applied} ${f.applyFailed}`.text,
+    removeAny([f.applied, f.applyFailed]).text,
     `fail() {`,
     sh`  echo "$1" > ${`${f.applyFailed}.tmp`}`.text,
     `  echo "ip_move apply: failed: $1" >&2`,
@@ -282,6 +282,16 @@ export function ipMoveScripts(plan: IpMovePlan, stateDir: string): { state: stri
     '',
   ].join('\n');
   return { state, apply, rollback, timer };
+}
+
+/**
+ * `rm -f` of the paths, started only when one of them is there (or is a dangling link):
+ * usually none is, and the test is the shell's own, with no program started. Exit status
+ * 0 when there was nothing to remove, else rm's.
+ */
+export function removeAny(paths: string[]): ShellCommand {
+  const any = paths.map((x) => sh`[ -e ${x} ] || [ -L ${x} ]`);
+  return sh`if ${join(any, '||')}; then rm -f -- ${paths}; fi`;
 }
 
 /** The default confirmation: `to` carries every moved address and `from` is its port. */
@@ -427,13 +437,13 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
       {
         kind: 'run',
         // $(...) ends when the timer closes fd 3 (its pidfile written) or exits.
-        cmd: sh`rm -f ${f.pid} ${`${f.pid}.fired`} ${f.rolledBack} || exit 1; ul_armed=$(setsid /bin/sh ${f.timer} 3>&1 </dev/null >>${f.log} 2>&1 &); if [ -s ${f.pid} ]; then read -r pid <${f.pid}; echo "rollback timer armed: pid $pid, fires in "${rollbackAfter}" s"; exit 0; fi; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
+        cmd: sh`${removeAny([f.pid, `${f.pid}.fired`, f.rolledBack])} || exit 1; ul_armed=$(setsid /bin/sh ${f.timer} 3>&1 </dev/null >>${f.log} 2>&1 &); if [ -s ${f.pid} ]; then read -r pid <${f.pid}; echo "rollback timer armed: pid $pid, fires in "${rollbackAfter}" s"; exit 0; fi; echo ${`ip_move: the rollback timer did not start (see ${f.log})`} >&2; exit 1`,
         describe: `arm the rollback timer (${rollbackAfter} s)`,
       },
       {
         kind: 'run',
         // `cat` reads fd 3 of the apply script to its end: until the script exits.
-        cmd: sh`rm -f ${f.applied} ${f.applyFailed} || exit 1; { setsid /bin/sh ${f.apply} 3>&1 </dev/null >>${f.log} 2>&1 & } | timeout -k 1 ${waitS} cat; ul_rc=$?; if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; case $ul_rc in 124|137) echo ${`ip_move: the move did not finish within ${waitS} s; the rollback timer restores ${p.from}`} ;; *) echo ${`ip_move: the move ended without a result (see ${f.log}); the rollback timer restores ${p.from}`} ;; esac >&2; exit 1`,
+        cmd: sh`${removeAny([f.applied, f.applyFailed])} || exit 1; { setsid /bin/sh ${f.apply} 3>&1 </dev/null >>${f.log} 2>&1 & } | timeout -k 1 ${waitS} cat; ul_rc=$?; if [ -e ${f.applied} ]; then echo applied; exit 0; fi; if [ -e ${f.applyFailed} ]; then echo "ip_move: the move failed at: $(cat ${f.applyFailed}); "${p.from}" was restored" >&2; exit 1; fi; case $ul_rc in 124|137) echo ${`ip_move: the move did not finish within ${waitS} s; the rollback timer restores ${p.from}`} ;; *) echo ${`ip_move: the move ended without a result (see ${f.log}); the rollback timer restores ${p.from}`} ;; esac >&2; exit 1`,
         describe: `move the addresses and routes of ${p.from} to ${p.to} (detached)`,
       },
       { kind: 'confirm', cmd: confirmCommand(plan, p.state_dir, confirm), describe: `confirm the move of ${p.from} to ${p.to} over a new connection`, timeoutMs: p.confirm_timeout * 1000 },

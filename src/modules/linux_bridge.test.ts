@@ -3,20 +3,20 @@ import { actionTexts, decideWith, MAC } from '../../test/support/net-fixtures.js
 import { linux_bridge } from './linux_bridge.js';
 
 describe('linux_bridge (decisions on real ip -j output)', () => {
-  it('creates the bridge with STP off and ageing 0, then brings it up', async () => {
+  it('creates the bridge with STP off and ageing 0, up, with one ip link add', async () => {
     const d = await decideWith(linux_bridge, 'empty', { name: 'breth1' });
     expect(d.changed).toBe(true);
-    expect(actionTexts(d)).toEqual(['ip link add breth1 type bridge stp_state 0 ageing_time 0', 'ip link set dev breth1 up']);
+    expect(actionTexts(d)).toEqual(['ip link add breth1 up type bridge stp_state 0 ageing_time 0']);
+    const down = await decideWith(linux_bridge, 'empty', { name: 'breth1', up: false });
+    expect(actionTexts(down)).toEqual(['ip link add breth1 type bridge stp_state 0 ageing_time 0']);
   });
 
   it("pins the MAC to eth1's when creating", async () => {
     const d = await decideWith(linux_bridge, 'eth1', { name: 'breth1', mac_from: 'eth1' });
-    expect(actionTexts(d)).toEqual([
-      'ip link add breth1 type bridge stp_state 0 ageing_time 0',
-      `ip link set dev breth1 address ${MAC.eth1}`,
-      'ip link set dev breth1 up',
-    ]);
+    expect(actionTexts(d)).toEqual([`ip link add breth1 address ${MAC.eth1} up type bridge stp_state 0 ageing_time 0`]);
     expect(d.result).toEqual({ name: 'breth1', address: MAC.eth1 });
+    expect(d.msg).toBe(`breth1: create bridge breth1 (stp off, ageing 0 s); address ${MAC.eth1}; up`);
+    expect(d.diff?.[0]).toEqual({ before: '', after: `bridge breth1\nstate up\nstp off\nageing_time 0\naddress ${MAC.eth1}\nports -\n` });
   });
 
   it('converges only what differs on a bridge made with kernel defaults (ageing 30000 cs, random MAC, down)', async () => {

@@ -28,7 +28,7 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
   name: 'linux_bridge',
   description:
-    'A Linux bridge (iproute2): created with `ip link add NAME type bridge stp_state 0 ageing_time 0`, its STP, ageing time, MAC address, ports and up state converged from `ip -j -d addr show`.',
+    'A Linux bridge (iproute2): created with `ip link add NAME [address MAC] [up] type bridge stp_state 0 ageing_time 0`, its STP, ageing time, MAC address, ports and up state converged from `ip -j -d addr show`.',
   schema: {
     params: {
       name: { type: 'str', required: true, description: 'The bridge interface name (at most 15 characters), e.g. `breth1`.' },
@@ -95,7 +95,15 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
     const stp = p.stp ? 1 : 0;
     const ageing = p.ageing_time * 100;
     if (!br) {
-      actions.push({ kind: 'run', cmd: sh`ip link add ${p.name} type bridge stp_state ${stp} ageing_time ${ageing}`, describe: `create bridge ${p.name}` });
+      // A new bridge gets its address and up state with the `ip link add` that makes it:
+      // one program instead of three.
+      const address = wantMac !== undefined ? sh` address ${wantMac}` : sh``;
+      const up = p.up ? sh` up` : sh``;
+      actions.push({
+        kind: 'run',
+        cmd: sh`ip link add ${p.name}${address}${up} type bridge stp_state ${stp} ageing_time ${ageing}`,
+        describe: `create bridge ${p.name}${wantMac !== undefined ? ` with address ${wantMac}` : ''}${p.up ? ', up' : ''}`,
+      });
       changes.push(`create bridge ${p.name} (stp ${p.stp ? 'on' : 'off'}, ageing ${p.ageing_time} s)`);
     } else {
       const opts: string[] = [];
@@ -107,7 +115,9 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
         if (br.bridge?.ageingTime !== ageing) changes.push(`ageing time ${(br.bridge?.ageingTime ?? 0) / 100} s -> ${p.ageing_time} s`);
       }
     }
-    if (wantMac !== undefined && br?.address !== wantMac) {
+    if (!br && wantMac !== undefined) {
+      changes.push(`address ${wantMac}`);
+    } else if (wantMac !== undefined && br?.address !== wantMac) {
       actions.push({ kind: 'run', cmd: sh`ip link set dev ${p.name} address ${wantMac}`, describe: `set the MAC address of ${p.name} to ${wantMac}` });
       changes.push(`address ${br?.address ?? '(new)'} -> ${wantMac}`);
     } else if (wantMac === undefined && p.mac_from !== undefined) {
@@ -128,7 +138,9 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
       }
     }
     const isUp = br?.adminUp ?? false;
-    if (p.up !== isUp) {
+    if (!br) {
+      if (p.up) changes.push('up');
+    } else if (p.up !== isUp) {
       actions.push({ kind: 'run', cmd: sh`ip link set dev ${p.name} ${p.up ? 'up' : 'down'}`, describe: `bring ${p.name} ${p.up ? 'up' : 'down'}` });
       changes.push(p.up ? 'up' : 'down');
     }

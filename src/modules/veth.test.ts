@@ -8,8 +8,9 @@ describe('veth (decisions on real ip -j output)', () => {
   it('creates the pair and brings both ends up', async () => {
     const d = await decideWith(veth, 'empty', PAIR);
     expect(d.changed).toBe(true);
-    expect(actionTexts(d)).toEqual(['ip link add br-int-veth type veth peer name breth1-veth', 'ip link set dev br-int-veth up', 'ip link set dev breth1-veth up']);
-    expect(actionTexts(await decideWith(veth, 'empty', { ...PAIR, mtu: 9000 }))[0]).toBe('ip link add br-int-veth mtu 9000 type veth peer name breth1-veth mtu 9000');
+    expect(actionTexts(d)).toEqual(['ip link add br-int-veth up type veth peer name breth1-veth', 'ip link set dev breth1-veth up']);
+    expect(actionTexts(await decideWith(veth, 'empty', { ...PAIR, mtu: 9000 }))).toEqual(['ip link add br-int-veth mtu 9000 up type veth peer name breth1-veth mtu 9000', 'ip link set dev breth1-veth up']);
+    expect(actionTexts(await decideWith(veth, 'empty', { ...PAIR, up: false }))).toEqual(['ip link add br-int-veth type veth peer name breth1-veth']);
   });
 
   it('does nothing when the pair exists, paired, both up', async () => {

@@ -71,14 +71,19 @@ export const veth: ModuleDef<VethParams, VethObserved> = {
     const actions: Action[] = [];
     const changes: string[] = [];
     if (!a) {
+      // The first end comes up with the `ip link add` that makes the pair (the kernel
+      // refuses `up` on the peer there: it is registered first, before its other end).
       const mtu = p.mtu !== undefined ? sh` mtu ${p.mtu}` : sh``;
-      actions.push({ kind: 'run', cmd: sh`ip link add ${p.name}${mtu} type veth peer name ${p.peer}${mtu}`, describe: `create veth pair ${p.name}/${p.peer}` });
+      const up = p.up ? sh` up` : sh``;
+      actions.push({ kind: 'run', cmd: sh`ip link add ${p.name}${mtu}${up} type veth peer name ${p.peer}${mtu}`, describe: `create veth pair ${p.name}/${p.peer}${p.up ? `, ${p.name} up` : ''}` });
       changes.push(`create ${p.name}/${p.peer}`);
+      if (p.up) changes.push(`${p.name} up`);
     }
     for (const [n, l] of [
       [p.name, a],
       [p.peer, b],
     ] as const) {
+      if (!a && n === p.name) continue; // made just above, as wanted
       if (p.mtu !== undefined && l && l.mtu !== p.mtu) {
         actions.push({ kind: 'run', cmd: sh`ip link set dev ${n} mtu ${p.mtu}`, describe: `set mtu ${p.mtu} on ${n}` });
         changes.push(`${n} mtu ${l.mtu} -> ${p.mtu}`);

@@ -12,9 +12,9 @@
  *   (unless IdentitiesOnly). Keys with a passphrase are skipped: load them into the agent.
  * - Commands of one host run on at most `maxChannels` persistent shells (default 8, below
  *   OpenSSH's MaxSessions 10 with room for SFTP); a command waits for a free shell. While
- *   every shell is busy, a command first waits up to SHELL_WAIT_MS for one to be free:
- *   a shell is usually busy only with the rest of a round trip, and a new one costs the
- *   host a session, a login shell and a sh.
+ *   every shell is busy, a command first waits up to SHELL_WAIT_MS (400 ms) for one to be
+ *   free: a shell is usually busy only with the rest of a round trip, and a new one costs
+ *   the host a session, a login shell and a sh.
  * - become: the shell is `sudo -H -S -p PROMPT -u USER -- sh`; the password is written to
  *   sudo's stdin when it prompts, never in argv. When the login user already is the
  *   become user, become runs on the ordinary shells.
@@ -360,8 +360,16 @@ function execChannel(client: Client, command: string): Promise<ClientChannel> {
 
 /** Bytes per SFTP write request (below the 32 KiB every server accepts, with room for the header). */
 const UPLOAD_CHUNK = 32 * 1024 - 1024;
-/** How long a command waits for a busy shell before another shell is opened for it. */
-const SHELL_WAIT_MS = 50;
+/**
+ * How long a command waits for a busy shell before another shell is opened for it. The
+ * shell is usually busy with the rest of a round trip: the observations of the next tasks
+ * that a task's observation took along, while the task, its own answer in, already acts.
+ * On a loaded controller or host that rest takes 50-300 ms; 50 ms here opened a second
+ * shell on a third of the hosts of a 10-worker first run (a session, a login shell and a
+ * sh each, about 15 ms of the host's CPU), where waiting costs nothing but latency that
+ * a new shell's own round trips would cost too.
+ */
+export const SHELL_WAIT_MS = 400;
 
 function sftpCall<T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
@@ -612,9 +620,9 @@ export class Connection {
         idle.busy = true;
         return idle;
       }
-      // Every shell of this level busy: one usually frees within milliseconds (the rest of
-      // a round trip of observations), and a new shell costs the host a session, a login
-      // shell and a sh. Wait for it that long, once, before opening another.
+      // Every shell of this level busy: one usually frees within the rest of a round trip
+      // of observations, and a new shell costs the host a session, a login shell and a
+      // sh. Wait for it that long (SHELL_WAIT_MS), once, before opening another.
       if (round === 0 && this.opening === 0 && this.shells.some((s) => s.level === level && !s.dead)) {
         const handed = await this.waitForShell(level, SHELL_WAIT_MS);
         if (handed && !handed.dead) return handed;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandError, HostKeyError, UnreachableError } from '../../src/errors.js';
-import { Connection, SKIPPED, type ConnectOptions } from '../../src/transport/connection.js';
+import { Connection, SHELL_WAIT_MS, SKIPPED, type ConnectOptions } from '../../src/transport/connection.js';
 import { fingerprint } from '../../src/transport/known_hosts.js';
 import { raw, sh } from '../../src/transport/quote.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -346,13 +346,17 @@ describe('one connection, many commands', () => {
     // the shell frees within milliseconds: no second shell
     const quick = await Promise.all([c.run(sh`true`), c.run(sh`echo x`)]);
     expect(quick[1]?.stdout).toBe('x\n');
+    // nor when it is busy for the rest of a slow round trip (below SHELL_WAIT_MS)
+    const slow = await Promise.all([c.run(sh`sleep 0.2`), c.run(sh`echo z`)]);
+    expect(slow[1]?.stdout).toBe('z\n');
     expect(c.stats().channelsOpened).toBe(1);
     // the shell stays busy: after the wait, another shell runs the command meanwhile
     const t0 = Date.now();
-    const long = c.run(sh`sleep 2`);
+    const long = c.run(sh`sleep 3`);
     await new Promise((r) => setTimeout(r, 100));
     expect((await c.run(sh`echo y`)).stdout).toBe('y\n');
-    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100 + SHELL_WAIT_MS);
+    expect(Date.now() - t0).toBeLessThan(2500);
     expect(c.stats().channelsOpened).toBe(2);
     expect((await long).exitCode).toBe(0);
     await c.close();
