@@ -105,6 +105,8 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
         describe: `create bridge ${p.name}${wantMac !== undefined ? ` with address ${wantMac}` : ''}${p.up ? ', up' : ''}`,
       });
       changes.push(`create bridge ${p.name} (stp ${p.stp ? 'on' : 'off'}, ageing ${p.ageing_time} s)`);
+      if (wantMac !== undefined) changes.push(`address ${wantMac}`);
+      if (p.up) changes.push('up');
     } else {
       const opts: string[] = [];
       if (br.bridge?.stpState !== stp) opts.push('stp_state', String(stp));
@@ -115,11 +117,9 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
         if (br.bridge?.ageingTime !== ageing) changes.push(`ageing time ${(br.bridge?.ageingTime ?? 0) / 100} s -> ${p.ageing_time} s`);
       }
     }
-    if (!br && wantMac !== undefined) {
-      changes.push(`address ${wantMac}`);
-    } else if (wantMac !== undefined && br?.address !== wantMac) {
+    if (br && wantMac !== undefined && br.address !== wantMac) {
       actions.push({ kind: 'run', cmd: sh`ip link set dev ${p.name} address ${wantMac}`, describe: `set the MAC address of ${p.name} to ${wantMac}` });
-      changes.push(`address ${br?.address ?? '(new)'} -> ${wantMac}`);
+      changes.push(`address ${br.address ?? '(new)'} -> ${wantMac}`);
     } else if (wantMac === undefined && p.mac_from !== undefined) {
       changes.push(`address from ${p.mac_from} (which does not exist yet)`);
     }
@@ -137,10 +137,7 @@ export const linux_bridge: ModuleDef<LinuxBridgeParams, LinuxBridgeObserved> = {
         changes.push(`release ${l.ifname}`);
       }
     }
-    const isUp = br?.adminUp ?? false;
-    if (!br) {
-      if (p.up) changes.push('up');
-    } else if (p.up !== isUp) {
+    if (br && p.up !== br.adminUp) {
       actions.push({ kind: 'run', cmd: sh`ip link set dev ${p.name} ${p.up ? 'up' : 'down'}`, describe: `bring ${p.name} ${p.up ? 'up' : 'down'}` });
       changes.push(p.up ? 'up' : 'down');
     }
