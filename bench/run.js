@@ -45,6 +45,13 @@
  *   --ansible-defaults run ansible-default whatever the number of workers
  *   --scale LIST       worker counts of the scale run (default 10,30,100); --no-scale skips it;
  *                      each size also gets a first run of the floor (--scale-no-floor: not)
+ *   --scale-reps N     rounds of the scale run (default 2): each goes through every size, and
+ *                      each cell is the median of its rounds (one no-change run per round;
+ *                      two with a single round)
+ *   --scale-ovs        the scale run on hosts with Open vSwitch; by default its hosts run
+ *                      none (`lab up --without-ovs`), and underlay and the floor leave the
+ *                      OVS steps out (`--skip-tags ovs`, OVS=no): what a 100-host lab's
+ *                      own daemons cost the machine is then not measured as underlay's
  *   --no-profile       skip the profile
  *   --out FILE         JSON results (default bench/results/latest.json)
  *
@@ -92,7 +99,7 @@ const LABELS = {
 
 // --- options --------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const o = { workers: [10, 30], reps: 3, firstReps: 3, tools: null, ansibleDefaults: false, scale: [10, 30, 100], scaleFloor: true, profile: true, out: join(ROOT, 'bench', 'results', 'latest.json') };
+  const o = { workers: [10, 30], reps: 3, firstReps: 3, tools: null, ansibleDefaults: false, scale: [10, 30, 100], scaleFloor: true, scaleReps: 2, scaleOvs: false, profile: true, out: join(ROOT, 'bench', 'results', 'latest.json') };
   const num = (v, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
@@ -112,6 +119,8 @@ function parseArgs(argv) {
     else if (a === '--scale') o.scale = next().split(',').map((s) => num(s, a));
     else if (a === '--no-scale') o.scale = [];
     else if (a === '--scale-no-floor') o.scaleFloor = false;
+    else if (a === '--scale-ovs') o.scaleOvs = true;
+    else if (a === '--scale-reps') o.scaleReps = num(next(), a);
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--out') o.out = resolve(next());
     else if (a === '--help' || a === '-h') {
@@ -184,12 +193,15 @@ function labDown() {
   if (r.status !== 0) log(`lab down failed: ${(r.stderr || r.stdout || '').trim().slice(-500)}`);
 }
 
-/** A fresh lab of `workers` workers; returns the paths and the workers' variables. */
-function labFresh(workers) {
+/**
+ * A fresh lab of `workers` workers (hosts without Open vSwitch when `openvswitch` is false);
+ * returns the paths and the workers' variables.
+ */
+function labFresh(workers, openvswitch = true) {
   labDown();
   const inventory = join(work, 'inventory.yml');
   const t0 = Date.now();
-  runSync([NODE, UNDERLAY, 'lab', 'up', '--name', LAB, '--workers', String(workers), '--subnet', SUBNET, '-o', inventory], { timeoutMs: 600_000 });
+  runSync([NODE, UNDERLAY, 'lab', 'up', '--name', LAB, '--workers', String(workers), '--subnet', SUBNET, '-o', inventory, ...(openvswitch ? [] : ['--without-ovs'])], { timeoutMs: 600_000 });
   const inv = parseYaml(readFileSync(inventory, 'utf8'));
   const allVars = inv.all?.vars ?? {};
   const hostsOf = (g) => inv.all?.children?.[g]?.hosts ?? {};
@@ -213,7 +225,7 @@ function labFresh(workers) {
     ansibleVars,
     `# SSH settings for ansible-playbook against the lab (written by bench/run.js)\nall:\n  vars:\n    ansible_ssh_common_args: "-o UserKnownHostsFile=${allVars.underlay_known_hosts_file} -o StrictHostKeyChecking=yes"\n`,
   );
-  return { inventory, benchVars, ansibleVars, workers: workerHosts, masterIp, lb, upMs: Date.now() - t0, allVars };
+  return { inventory, benchVars, ansibleVars, workers: workerHosts, masterIp, lb, upMs: Date.now() - t0, allVars, openvswitch };
 }
 
 // --- the tools ------------------------------------------------------------------------------
@@ -315,6 +327,7 @@ function floorDriver(lab) {
       OS_PASSWORD: h.os_password,
       OS_VIF_ID: h.os_vif_id,
       DATAPATH: h.ovs_datapath_type ?? 'system',
+      OVS: lab.openvswitch ? 'yes' : 'no',
       GW_IP: lb.gw_ip,
       GW_MAC: lb.gw_mac,
       POD_SUBNET: lb.pod_subnet,
@@ -333,8 +346,9 @@ function floorDriver(lab) {
   return { driver, dir };
 }
 
+/** underlay's command line; on hosts without Open vSwitch, the role's OVS tasks are left out. */
 function underlayArgv(lab, extra = []) {
-  return [NODE, ...NODE_FLAGS, UNDERLAY, 'run', PLAYBOOK, '-i', lab.inventory, '-i', lab.benchVars, '--json', '--forks', String(Math.max(50, lab.workers.length)), ...extra];
+  return [NODE, ...NODE_FLAGS, UNDERLAY, 'run', PLAYBOOK, '-i', lab.inventory, '-i', lab.benchVars, '--json', '--forks', String(Math.max(50, lab.workers.length)), ...(lab.openvswitch ? [] : ['--skip-tags', 'ovs']), ...extra];
 }
 
 /** Changed / failed counts from underlay's JSON events. */
@@ -728,45 +742,54 @@ async function main() {
   }
 
   // 3. the scale run: underlay, and the floor's first run on the same lab size (what the
-  // machine itself does with n hosts: every host is an sshd and OVS on the same cores)
+  // machine itself does with n hosts: every host is an sshd, and OVS with --scale-ovs, on
+  // the same cores). Rounds go through every size in turn, so that the machine's drift
+  // spreads over the sizes instead of tilting the line; each cell is the median of its rounds.
   results.scale = [];
-  for (const n of opts.scale) {
-    let floorFirst = null;
-    if (opts.scaleFloor) {
-      const fl = labFresh(n);
-      log(`scale: ${n} workers, floor (lab up in ${fl.upMs} ms)`);
-      const f = { ...(await runTool('floor', fl, 'first')), scale: true };
-      results.runs.push(f);
+  const cells = new Map(opts.scale.map((n) => [n, { floor: [], first: [], again: [] }]));
+  const againPerRound = opts.scaleReps === 1 ? 2 : 1;
+  for (let round = 1; round <= opts.scaleReps; round++) {
+    for (const n of opts.scale) {
+      const c = cells.get(n);
+      if (opts.scaleFloor) {
+        const fl = labFresh(n, opts.scaleOvs);
+        log(`scale: ${n} workers, round ${round}: floor (lab up in ${fl.upMs} ms)`);
+        const f = { ...(await runTool('floor', fl, 'first')), scale: true, round };
+        results.runs.push(f);
+        checkpoint();
+        if (!f.ok) fail(`scale ${n}: the floor's first run failed`);
+        else c.floor.push(f);
+      }
+      const lab = labFresh(n, opts.scaleOvs);
+      log(`scale: ${n} workers, round ${round}: underlay (lab up in ${lab.upMs} ms)`);
+      const first = { ...(await runTool('underlay', lab, 'first')), scale: true, round };
+      const again = [];
+      for (let i = 0; i < againPerRound; i++) again.push({ ...(await runTool('underlay', lab, 'nochange')), scale: true, round });
+      results.runs.push(first, ...again);
       checkpoint();
-      if (!f.ok) fail(`scale ${n}: the floor's first run failed`);
-      else floorFirst = { wallS: f.wallS, labCpuS: f.labCpuS, machineCpuS: f.machineCpuS, procStarts: f.procStarts, busyCoresBefore: f.busyCoresBefore };
+      if (!first.ok || again.some((r) => !r.ok)) fail(`scale ${n}: a run failed`);
+      for (const r of again) if (r.ok && r.changed !== 0) fail(`scale ${n}: the no-change run changed ${r.changed} task result(s)`);
+      if (first.ok) c.first.push(first);
+      c.again.push(...again.filter((r) => r.ok));
     }
-    const lab = labFresh(n);
-    log(`scale: ${n} workers (lab up in ${lab.upMs} ms)`);
-    const first = { ...(await runTool('underlay', lab, 'first')), scale: true };
-    const again = [];
-    for (let i = 0; i < 2; i++) again.push({ ...(await runTool('underlay', lab, 'nochange')), scale: true });
-    results.runs.push(first, ...again);
-    checkpoint();
-    if (!first.ok || again.some((r) => !r.ok)) fail(`scale ${n}: a run failed`);
-    for (const r of again) if (r.ok && r.changed !== 0) fail(`scale ${n}: the no-change run changed ${r.changed} task result(s)`);
-    const okAgain = again.filter((r) => r.ok);
-    const pick = (r) => ({ wallS: r.wallS, ctrlCpuS: r.ctrlCpuS, ctrlMaxRssMb: r.ctrlMaxRssMb, ctrlPeakPssMb: r.ctrlPeakPssMb, labCpuS: r.labCpuS, machineCpuS: r.machineCpuS, procStarts: r.procStarts, busyCoresBefore: r.busyCoresBefore, ok: r.ok });
+  }
+  // medians of the rounds; memory: the largest seen
+  const cell = (rs, keys) => ({
+    ...Object.fromEntries(keys.map((k) => [k, median(rs.map((r) => r[k]))])),
+    ...(keys.includes('ctrlMaxRssMb') ? { ctrlMaxRssMb: Math.max(...rs.map((r) => r.ctrlMaxRssMb)), ctrlPeakPssMb: Math.max(...rs.map((r) => r.ctrlPeakPssMb)) } : {}),
+    wallsS: rs.map((r) => r.wallS),
+    n: rs.length,
+  });
+  const UNDERLAY_KEYS = ['wallS', 'ctrlCpuS', 'ctrlMaxRssMb', 'labCpuS', 'machineCpuS', 'procStarts', 'busyCoresBefore'];
+  for (const n of opts.scale) {
+    const c = cells.get(n);
+    if (c.first.length === 0 || c.again.length === 0) continue;
     results.scale.push({
       workers: n,
-      ...(floorFirst ? { floorFirst } : {}),
-      first: pick(first),
-      nochange: {
-        wallS: median(okAgain.map((r) => r.wallS)),
-        ctrlCpuS: median(okAgain.map((r) => r.ctrlCpuS)),
-        ctrlMaxRssMb: Math.max(...okAgain.map((r) => r.ctrlMaxRssMb)),
-        ctrlPeakPssMb: Math.max(...okAgain.map((r) => r.ctrlPeakPssMb)),
-        labCpuS: median(okAgain.map((r) => r.labCpuS)),
-        machineCpuS: median(okAgain.map((r) => r.machineCpuS)),
-        procStarts: median(okAgain.map((r) => r.procStarts)),
-        ok: okAgain.length === again.length,
-        n: okAgain.length,
-      },
+      openvswitch: opts.scaleOvs,
+      ...(opts.scaleFloor && c.floor.length ? { floorFirst: cell(c.floor, ['wallS', 'labCpuS', 'machineCpuS', 'procStarts', 'busyCoresBefore']) } : {}),
+      first: { ...cell(c.first, UNDERLAY_KEYS), ok: true },
+      nochange: { ...cell(c.again, UNDERLAY_KEYS), ok: true },
     });
   }
 
@@ -806,13 +829,14 @@ async function main() {
   }
   if (results.scale.length) {
     lines.push('');
-    lines.push('Scale: underlay (and the floor\'s first run on the same lab size)');
+    lines.push(`Scale: underlay (and the floor's first run on the same lab size), hosts ${opts.scaleOvs ? 'with Open vSwitch' : 'without Open vSwitch (the OVS steps left out)'}; medians of ${opts.scaleReps} round(s), single rounds in brackets`);
     lines.push('');
     lines.push('| workers | first run s | floor first run s | × floor | no-change s | no-change per host ms | controller CPU s (no change) | max RSS MB | peak PSS MB |');
     lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const rounds = (c) => (c.wallsS.length > 1 ? ` (${c.wallsS.map((w) => w.toFixed(2)).join(', ')})` : '');
     for (const s of results.scale) {
       const fl = s.floorFirst;
-      lines.push(`| ${s.workers} | ${s.first.wallS.toFixed(2)} | ${fl ? fl.wallS.toFixed(2) : '-'} | ${fl ? (s.first.wallS / fl.wallS).toFixed(2) : '-'} | ${s.nochange.wallS.toFixed(2)} | ${((s.nochange.wallS * 1000) / s.workers).toFixed(0)} | ${s.nochange.ctrlCpuS.toFixed(2)} | ${Math.max(s.first.ctrlMaxRssMb, s.nochange.ctrlMaxRssMb).toFixed(0)} | ${Math.max(s.first.ctrlPeakPssMb, s.nochange.ctrlPeakPssMb).toFixed(0)} |`);
+      lines.push(`| ${s.workers} | ${s.first.wallS.toFixed(2)}${rounds(s.first)} | ${fl ? `${fl.wallS.toFixed(2)}${rounds(fl)}` : '-'} | ${fl ? (s.first.wallS / fl.wallS).toFixed(2) : '-'} | ${s.nochange.wallS.toFixed(2)} | ${((s.nochange.wallS * 1000) / s.workers).toFixed(0)} | ${s.nochange.ctrlCpuS.toFixed(2)} | ${Math.max(s.first.ctrlMaxRssMb, s.nochange.ctrlMaxRssMb).toFixed(0)} | ${Math.max(s.first.ctrlPeakPssMb, s.nochange.ctrlPeakPssMb).toFixed(0)} |`);
     }
   }
   lines.push('');

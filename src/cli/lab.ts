@@ -1,6 +1,6 @@
 /** `underlay lab up|down|status` */
 import { EXIT, InputError } from '../errors.js';
-import { labDown, labStatus, labUp, type LabOptions } from '../lab/index.js';
+import { formatLabStatus, labDown, labHealthy, labStatus, labUp, type LabOptions } from '../lab/index.js';
 import { parseOptions, type Io } from './main.js';
 
 const HELP = `underlay lab up|down|status [options]   (Linux, as root)
@@ -8,6 +8,8 @@ const HELP = `underlay lab up|down|status [options]   (Linux, as root)
 A lab of real hosts on this machine: network namespaces on one bridge, each with its own
 eth1, sshd, Open vSwitch (userspace) and private files. Roles: central (OVN central),
 master, and N workers. Writes an inventory, an SSH key and a known_hosts file.
+lab up again keeps the healthy hosts and rebuilds the others, and those whose
+--without-ovs differs.
 
   --workers N        number of workers (default 2)
   --name NAME        lab name (default lab; 1-7 of a-z 0-9 -, starting with a letter:
@@ -15,6 +17,8 @@ master, and N workers. Writes an inventory, an SSH key and a known_hosts file.
   --subnet CIDR      management network of the lab bridge (default 10.213.0.0/24)
   --state DIR        state directory (default .lab/NAME)
   -o, --inventory F  where to write the inventory (default inventory/NAME.yml)
+  --without-ovs      hosts without Open vSwitch daemons, for runs that leave the OVS
+                     tasks out (run --skip-tags ovs): a large lab costs the machine less
   --json             print the result as JSON
 `;
 
@@ -28,6 +32,7 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
       state: { type: 'string' },
       inventory: { type: 'string', short: 'o' },
       json: { type: 'boolean' },
+      'without-ovs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     'lab',
@@ -41,6 +46,10 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
   if (values.subnet !== undefined) opts.subnet = values.subnet;
   if (values.state !== undefined) opts.stateDir = values.state;
   if (values.inventory !== undefined) opts.inventoryPath = values.inventory;
+  if (values['without-ovs']) {
+    if (positionals[0] !== 'up') throw new InputError('lab: --without-ovs is an option of lab up');
+    opts.openvswitch = false;
+  }
   if (values.workers !== undefined) {
     const n = Number(values.workers);
     if (!Number.isInteger(n) || n < 0 || n > 250) throw new InputError(`lab: --workers must be an integer from 0 to 250, got '${values.workers}'`);
@@ -67,15 +76,8 @@ export async function labCommand(args: string[], io: Io): Promise<number> {
     case 'status': {
       const r = await labStatus(opts);
       if (values.json) io.out(JSON.stringify(r, null, 2) + '\n');
-      else if (r.hosts.length === 0) io.out('no lab hosts\n');
-      else {
-        for (const h of r.hosts) {
-          const parts = [`sshd ${h.sshd ? 'up' : 'DOWN'}`, `ovs ${h.ovs ? 'up' : 'DOWN'}`];
-          if (h.ovnCentral !== undefined) parts.push(`ovn-central ${h.ovnCentral ? 'up' : 'DOWN'}`);
-          io.out(`  ${h.name.padEnd(10)} ${h.role.padEnd(8)} ${h.address.padEnd(15)} ${parts.join(', ')}\n`);
-        }
-      }
-      return r.hosts.every((h) => h.sshd && h.ovs && h.ovnCentral !== false) ? EXIT.OK : EXIT.ENVIRONMENT;
+      else io.out(formatLabStatus(r));
+      return labHealthy(r) ? EXIT.OK : EXIT.ENVIRONMENT;
     }
     default:
       throw new InputError(`lab: unknown subcommand '${sub}' (up, down, status)`);

@@ -56,6 +56,8 @@ describe('underlay CLI (no host is contacted by any of these)', () => {
     expect((await cli(['run', 'x.yml', '--frobnicate'])).code).toBe(4);
     expect((await cli(['frobnicate'])).code).toBe(4);
     expect((await cli(['run', 'x.yml', '-f', '0'])).err).toMatch(/--forks must be a positive integer/);
+    const misplaced = await cli(['lab', 'status', '--without-ovs']);
+    expect(misplaced).toMatchObject({ code: 4, err: expect.stringMatching(/--without-ovs is an option of lab up/) });
   });
 
   it('inventory --list-hosts follows patterns', async () => {

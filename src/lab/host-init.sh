@@ -3,7 +3,7 @@
 #
 # Started by `underlay lab up` (src/lab/index.ts) as
 #   ip netns exec NETNS unshare --mount --uts --ipc --pid --fork --kill-child \
-#     --propagation slave /bin/sh host-init.sh HOSTDIR ROLE HOSTNAME ADDRESS
+#     --propagation slave /bin/sh host-init.sh HOSTDIR ROLE HOSTNAME ADDRESS OVS
 # so it runs as PID 1 of the host's own PID namespace, inside the host's network namespace,
 # with a private mount, UTS and IPC namespace. It:
 #   1. writes its PID as the root namespace sees it to HOSTDIR/pid (the host's handle:
@@ -13,8 +13,9 @@
 #      hosts' namespaces), then mounts HOSTDIR/fstab in one `mount` process: overlays over
 #      /etc /usr /opt /var, fresh directories over /root /run /tmp /home /srv /mnt, a
 #      fresh /proc and a private /dev/shm;
-#   4. sets the hostname, starts Open vSwitch in userspace (ovsdb-server, ovs-vswitchd)
-#      and, on the central host, OVN central (NB and SB ovsdb-servers, ovn-northd);
+#   4. sets the hostname, starts Open vSwitch in userspace (ovsdb-server, ovs-vswitchd;
+#      not when OVS is `no-ovs`: a host of `lab up --without-ovs`) and, on the central
+#      host, OVN central (NB and SB ovsdb-servers, ovn-northd);
 #   5. becomes the host's sshd (`exec sshd -D`), which stays PID 1 of the host.
 # Paths from HOSTDIR are relative to the working directory (HOSTDIR), which stays valid
 # after mounts cover its parents (e.g. a state directory under /tmp or /root).
@@ -27,6 +28,7 @@ hostdir=$1
 role=$2
 name=$3
 address=$4
+ovs=$5
 
 cd "$hostdir"
 
@@ -49,11 +51,13 @@ mount --no-canonicalize -a -T ./fstab
 echo "$name" > /proc/sys/kernel/hostname
 
 # 4. Open vSwitch, userspace datapath only (bridges need datapath_type=netdev).
-ovsdb-server /etc/openvswitch/conf.db \
-  --remote=punix:/var/run/openvswitch/db.sock \
-  --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
-  --pidfile --detach --no-chdir --log-file
-ovs-vswitchd unix:/var/run/openvswitch/db.sock --pidfile --detach --no-chdir --log-file
+if [ "$ovs" = ovs ]; then
+  ovsdb-server /etc/openvswitch/conf.db \
+    --remote=punix:/var/run/openvswitch/db.sock \
+    --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+    --pidfile --detach --no-chdir --log-file
+  ovs-vswitchd unix:/var/run/openvswitch/db.sock --pidfile --detach --no-chdir --log-file
+fi
 
 if [ "$role" = central ]; then
   ovsdb-server /var/lib/ovn/ovnnb_db.db \

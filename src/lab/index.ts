@@ -85,6 +85,13 @@ export interface LabOptions {
   subnet?: string;
   stateDir?: string;
   inventoryPath?: string;
+  /**
+   * Hosts run Open vSwitch (ovsdb-server, ovs-vswitchd): the default. `false` makes hosts
+   * without it (`lab up --without-ovs`), for runs that leave the OVS tasks out
+   * (`--skip-tags ovs`): a large lab then costs the machine no OVS daemon per host. A kept
+   * host that differs is rebuilt.
+   */
+  openvswitch?: boolean;
   concurrency?: number;
   log?: (line: string) => void;
 }
@@ -97,6 +104,8 @@ export interface LabHost {
   pid: number;
   mac: string;
   vifId: string;
+  /** Runs Open vSwitch (false: made with `--without-ovs`). */
+  openvswitch: boolean;
 }
 
 export interface LabState {
@@ -243,6 +252,8 @@ function readState(ctx: Ctx): StoredState | undefined {
   try {
     const s = JSON.parse(readFileSync(file, 'utf8')) as StoredState;
     if (s.version !== 1 || s.name !== ctx.name || !Array.isArray(s.hosts)) return undefined;
+    // state written before hosts could be made without Open vSwitch: all had it
+    for (const h of s.hosts) h.openvswitch ??= true;
     return s;
   } catch {
     return undefined;
@@ -617,8 +628,8 @@ function initLogTail(ctx: Ctx, host: string): string {
   }
 }
 
-/** Starts the host's init and waits (bounded) until its sshd answers and its OVS serves. */
-async function startHost(ctx: Ctx, h: HostPlan, art: Artifacts, net: LabNet): Promise<Started> {
+/** Starts the host's init and waits (bounded) until its sshd answers and its OVS (if any) serves. */
+async function startHost(ctx: Ctx, h: HostPlan, art: Artifacts, net: LabNet, openvswitch: boolean): Promise<Started> {
   const dir = hostDirOf(ctx, h.name);
   const started = Date.now();
   const logFd = openSync(join(dir, 'init.log'), 'w');
@@ -646,6 +657,7 @@ async function startHost(ctx: Ctx, h: HostPlan, art: Artifacts, net: LabNet): Pr
         h.role,
         h.name,
         h.address,
+        openvswitch ? 'ovs' : 'no-ovs',
       ],
       { cwd: dir, detached: true, stdio: ['ignore', logFd, logFd], env: labEnv() },
     );
@@ -674,9 +686,9 @@ async function startHost(ctx: Ctx, h: HostPlan, art: Artifacts, net: LabNet): Pr
   );
   if (!ready) throw new EnvironmentError(`lab: host ${h.name}: sshd on ${h.address}:22 did not answer within ${HOST_READY.timeoutMs / 1000}s${initLogTail(ctx, h.name)}`);
   if (!isHostPid(pid, h.netns)) throw new EnvironmentError(`lab: host ${h.name}: recorded PID ${pid} is not the host's PID 1${initLogTail(ctx, h.name)}`);
-  const health = await hostHealth(ctx, { ...h, pid }, net);
-  if (!health.ovs || health.ovnCentral === false) {
-    throw new EnvironmentError(`lab: host ${h.name}: ${!health.ovs ? 'Open vSwitch' : 'OVN central'} does not answer${initLogTail(ctx, h.name)}`);
+  const health = await hostHealth(ctx, { ...h, pid, openvswitch }, net);
+  if (!healthy(health, openvswitch)) {
+    throw new EnvironmentError(`lab: host ${h.name}: ${openvswitch && !health.ovs ? 'Open vSwitch' : 'OVN central'} does not answer${initLogTail(ctx, h.name)}`);
   }
   ctx.log(`${h.name}: up at ${h.address} (pid ${pid}) in ${((Date.now() - started) / 1000).toFixed(2)}s`);
   return { host: h, pid, launcher: launcher ?? 0 };
@@ -701,6 +713,7 @@ function exeOf(pid: number): string | undefined {
 
 interface Health {
   sshd: boolean;
+  /** Open vSwitch answers (always false on a host without it: not asked). */
   ovs: boolean;
   ovnCentral?: boolean;
 }
@@ -719,15 +732,16 @@ function onBridge(ctx: Ctx, host: string, bridge: string): boolean {
   }
 }
 
-async function hostHealth(ctx: Ctx, h: { name: string; role: LabRole; address: string; netns: string; pid: number }, net: LabNet): Promise<Health> {
+async function hostHealth(ctx: Ctx, h: { name: string; role: LabRole; address: string; netns: string; pid: number; openvswitch: boolean }, net: LabNet): Promise<Health> {
   const dir = hostDirOf(ctx, h.name);
   const alive = isHostPid(h.pid, h.netns);
   const reachable = alive && onBridge(ctx, h.name, net.bridge);
+  const ovs = alive && h.openvswitch;
   const [banner, db, vswitchd] = alive
     ? await Promise.all([
         reachable ? sshBanner(h.address, 22, PROBE_TIMEOUT_MS, net.gateway) : false,
-        ovsdbAnswers(join(dir, 'run/openvswitch/db.sock'), PROBE_TIMEOUT_MS),
-        daemonAnswers(join(dir, 'run/openvswitch'), 'ovs-vswitchd', PROBE_TIMEOUT_MS),
+        ovs && ovsdbAnswers(join(dir, 'run/openvswitch/db.sock'), PROBE_TIMEOUT_MS),
+        ovs && daemonAnswers(join(dir, 'run/openvswitch'), 'ovs-vswitchd', PROBE_TIMEOUT_MS),
       ])
     : [false, false, false];
   const health: Health = { sshd: alive && banner, ovs: alive && db && vswitchd };
@@ -744,7 +758,8 @@ async function hostHealth(ctx: Ctx, h: { name: string; role: LabRole; address: s
   return health;
 }
 
-const healthy = (x: Health): boolean => x.sshd && x.ovs && x.ovnCentral !== false;
+/** Everything the host should run answers (Open vSwitch only where it has it). */
+const healthy = (x: Health, openvswitch: boolean): boolean => x.sshd && (x.ovs || !openvswitch) && x.ovnCentral !== false;
 
 // ---------------------------------------------------------------------------------------
 // Teardown
@@ -881,8 +896,8 @@ async function ensureNorthbound(ctx: Ctx, plan: LabPlan, removedHosts: LabHost[]
 // ---------------------------------------------------------------------------------------
 // API
 
-function toLabHost(h: HostPlan, pid: number): LabHost {
-  return { name: h.name, role: h.role, address: h.address, netns: h.netns, pid, mac: h.mac, vifId: h.vifId };
+function toLabHost(h: HostPlan, pid: number, openvswitch: boolean): LabHost {
+  return { name: h.name, role: h.role, address: h.address, netns: h.netns, pid, mac: h.mac, vifId: h.vifId, openvswitch };
 }
 
 export async function labUp(opts: LabOptions): Promise<LabState & { created: string[]; kept: string[]; durationMs: number }> {
@@ -891,6 +906,7 @@ export async function labUp(opts: LabOptions): Promise<LabState & { created: str
   const plan = planLab({ name: ctx.name, workers: opts.workers, subnet: opts.subnet });
   checkLabPrerequisites();
   const inventoryPath = resolve(opts.inventoryPath ?? join('inventory', `${ctx.name}.yml`));
+  const openvswitch = opts.openvswitch ?? true;
   return withLock(ctx, async () => {
     let prev = readState(ctx);
     const removed: string[] = [];
@@ -912,15 +928,20 @@ export async function labUp(opts: LabOptions): Promise<LabState & { created: str
     await pool(plan.hosts, ctx.concurrency, async (h) => {
       const p = prevByName.get(h.name);
       if (p && p.address === h.address && p.mac === h.mac) {
-        const health = await hostHealth(ctx, { ...h, pid: p.pid }, plan);
-        if (healthy(health)) {
-          kept.push(toLabHost(h, p.pid));
+        if (p.openvswitch !== openvswitch) {
+          ctx.log(`${h.name}: ${openvswitch ? 'Open vSwitch wanted' : 'Open vSwitch not wanted (--without-ovs)'}: rebuilding`);
+          toBuild.push(h);
+          return;
+        }
+        const health = await hostHealth(ctx, { ...h, pid: p.pid, openvswitch }, plan);
+        if (healthy(health, openvswitch)) {
+          kept.push(toLabHost(h, p.pid, openvswitch));
           const l = prev?.launchers?.[h.name];
           if (l !== undefined) launchers[h.name] = l;
           return;
         }
         const down = Object.entries(health)
-          .filter(([, ok]) => ok === false)
+          .filter(([k, ok]) => ok === false && (k !== 'ovs' || openvswitch))
           .map(([k]) => k);
         ctx.log(`${h.name}: unhealthy (${down.join(', ')} down): rebuilding`);
       }
@@ -938,10 +959,10 @@ export async function labUp(opts: LabOptions): Promise<LabState & { created: str
     toBuild.sort((a, b) => a.index - b.index);
     for (const h of toBuild) prepareHostDir(ctx, plan, h, art);
     if (toBuild.length > 0) await runOk('creating namespaces and links', 'ip', ['-batch', '-'], { input: rootBatchCreate(plan, toBuild) });
-    const started = await pool(toBuild, ctx.concurrency, (h) => startHost(ctx, h, art, plan));
+    const started = await pool(toBuild, ctx.concurrency, (h) => startHost(ctx, h, art, plan, openvswitch));
     const byName = new Map<string, LabHost>(kept.map((h) => [h.name, h]));
     for (const s of started) {
-      byName.set(s.host.name, toLabHost(s.host, s.pid));
+      byName.set(s.host.name, toLabHost(s.host, s.pid, openvswitch));
       launchers[s.host.name] = s.launcher;
     }
     const hosts = plan.hosts.map((h) => byName.get(h.name)!);
@@ -1058,14 +1079,17 @@ export async function labStatus(opts: LabOptions): Promise<{ hosts: LabHostStatu
   return { hosts };
 }
 
+/** Does every host run what it should (`lab status` exits 0)? */
+export const labHealthy = (status: { hosts: LabHostStatus[] }): boolean => status.hosts.every((h) => healthy(h, h.openvswitch));
+
 /** `lab status` as text, one line per host. */
 export function formatLabStatus(status: { hosts: LabHostStatus[] }): string {
   if (status.hosts.length === 0) return 'no lab hosts\n';
   return status.hosts
     .map((h) => {
-      const parts = [`sshd ${h.sshd ? 'up' : 'DOWN'} (pid ${h.pid})`, `ovs ${h.ovs ? 'up' : 'DOWN'}`];
+      const parts = [`sshd ${h.sshd ? 'up' : 'DOWN'} (pid ${h.pid})`, `ovs ${!h.openvswitch ? 'not run (--without-ovs)' : h.ovs ? 'up' : 'DOWN'}`];
       if (h.ovnCentral !== undefined) parts.push(`ovn-central ${h.ovnCentral ? 'up' : 'DOWN'}`);
-      return `${h.name.padEnd(10)} ${h.role.padEnd(8)} ${h.address.padEnd(15)} ${parts.join(', ')}\n`;
+      return `  ${h.name.padEnd(10)} ${h.role.padEnd(8)} ${h.address.padEnd(15)} ${parts.join(', ')}\n`;
     })
     .join('');
 }

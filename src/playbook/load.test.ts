@@ -151,3 +151,14 @@ describe('loadPlaybook: every error with file:line:col, all at once', () => {
     expect(errs[0]).toMatch(new RegExp(`^${vaultFixture.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1:1: .*(password|decrypt)`));
   });
 });
+
+describe("the project's playbooks", () => {
+  it('tag every Open vSwitch task of the worker role `ovs`, and nothing else (what --skip-tags ovs leaves out on a lab made --without-ovs)', () => {
+    const pb = loadPlaybook(resolve(__dirname, '../../playbooks/worker.yml'));
+    const tasks = pb.plays.flatMap((p) => allTasks(p));
+    const ovsModule = tasks.filter((t) => t.module.startsWith('ovs_')).map((t) => t.name);
+    const tagged = tasks.filter((t) => t.tags.includes('ovs')).map((t) => t.name);
+    expect(ovsModule.length).toBeGreaterThanOrEqual(3);
+    expect(tagged).toEqual(ovsModule);
+  });
+});

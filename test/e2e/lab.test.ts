@@ -1,8 +1,11 @@
 /**
  * `underlay lab` against the real thing: the `e2e` lab of the global setup (central,
  * master, worker1..3), reached with the OpenSSH client under strict host key checking;
- * and a lab of its own (`e2e-td`) brought up and torn down to prove nothing is left.
+ * a lab of its own (`e2e-td`) brought up and torn down to prove nothing is left; and one
+ * without Open vSwitch (`e2enovs`), on which the worker role converges without its OVS
+ * tasks.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -10,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { EnvironmentError } from '../../src/errors.js';
-import { labDown, labStatus, labUp, type LabHost, type LabState } from '../../src/lab/index.js';
+import { formatLabStatus, labDown, labHealthy, labStatus, labUp, type LabHost, type LabState } from '../../src/lab/index.js';
 import { join as joinCmds, sh, type ShellCommand } from '../../src/transport/quote.js';
-import { getLab, labOptionsOf, labSkipReason, ssh } from '../support/lab.js';
+import { getLab, inHost, labOptionsOf, labSkipReason, ssh } from '../support/lab.js';
 
 const lab = getLab();
 const host = (name: string): LabHost => {
@@ -371,3 +374,87 @@ describe('a lab of its own, brought up and torn down', () => {
     expect((await labDown(opts)).removed).toEqual([]);
   });
 });
+
+describe('a lab without Open vSwitch (lab up --without-ovs)', () => {
+  const name = 'e2enovs';
+  const dir = mkdtempSync(join(tmpdir(), 'underlay-novs-'));
+  const opts = { name, workers: 1, subnet: '10.213.107.0/24', stateDir: join(dir, 'state'), inventoryPath: join(dir, 'inventory.yml') };
+  const root = resolve(__dirname, '../..');
+  const comms = (h: LabHost): string[] =>
+    pidsInNetns(h.netns)
+      .map((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+        } catch {
+          return '';
+        }
+      })
+      .filter(Boolean)
+      .sort();
+  const underlay = (args: string[]) => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/underlay.js'), ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', XDG_CACHE_HOME: join(dir, 'cache') }, timeout: 120_000 });
+    const events = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, recap: events.find((e) => e['type'] === 'recap')?.['hosts'] as Record<string, { changed: number; failed: number }> | undefined, events };
+  };
+
+  afterAll(async () => {
+    try {
+      if (lab) await labDown(opts);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs no OVS daemon, is healthy, takes the worker role without its `ovs` tasks twice (the second run changes nothing), and gets Open vSwitch back with lab up', async () => {
+    const up = await labUp({ ...opts, openvswitch: false });
+    expect(up.hosts.map((h) => [h.name, h.openvswitch])).toEqual([
+      ['central', false],
+      ['master', false],
+      ['worker1', false],
+    ]);
+    const [central, , worker1] = up.hosts as [LabHost, LabHost, LabHost];
+    expect(comms(worker1)).toEqual(['sshd', 'unshare']);
+    // OVN central is not Open vSwitch: its databases and northd still run
+    expect(comms(central)).toEqual(['ovn-northd', 'ovsdb-server', 'ovsdb-server', 'sshd', 'unshare']);
+    const status = await labStatus(opts);
+    expect(labHealthy(status)).toBe(true);
+    expect(formatLabStatus(status)).toMatch(/worker1 .* sshd up \(pid \d+\), ovs not run \(--without-ovs\)\n$/);
+    // a second lab up without OVS keeps every host
+    expect((await labUp({ ...opts, openvswitch: false })).kept).toEqual(['central', 'master', 'worker1']);
+
+    const args = ['run', join(root, 'playbooks/worker.yml'), '-i', up.inventoryPath, '--skip-tags', 'ovs', '--json'];
+    const first = underlay(args);
+    expect(first.code, first.stderr + first.stdout.slice(-2000)).toBe(0);
+    expect(first.recap!['worker1']!.changed).toBeGreaterThan(10);
+    const ran = first.events.filter((e) => e['type'] === 'host_result').map((e) => String(e['task']));
+    expect(ran.some((t) => /OVS integration bridge|external_ids|to br-int$/.test(t))).toBe(false);
+    const second = underlay(args);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.recap!['worker1']).toMatchObject({ changed: 0, failed: 0 });
+    // the role's Linux side is there: eth1 in breth1, the veth's bridge end too
+    const ports = inHostJson(worker1, ['bridge', '-j', 'link', 'show']) as Array<{ ifname: string; master?: string }>;
+    expect(ports.filter((p) => p.master === 'breth1').map((p) => p.ifname).sort()).toEqual(['breth1-veth', 'eth1']);
+
+    // Open vSwitch wanted again: every host is rebuilt with it
+    const back = await labUp(opts);
+    expect(back.created).toEqual(['central', 'master', 'worker1']);
+    expect(back.hosts.every((h) => h.openvswitch)).toBe(true);
+    const s2 = await labStatus(opts);
+    expect(s2.hosts.map((h) => [h.name, h.sshd, h.ovs])).toEqual([
+      ['central', true, true],
+      ['master', true, true],
+      ['worker1', true, true],
+    ]);
+    expect(comms(back.hosts[2]!)).toEqual(['ovs-vswitchd', 'ovsdb-server', 'sshd', 'unshare']);
+  });
+});
+
+/** JSON output of a command run inside a lab host (all its namespaces), bypassing SSH. */
+function inHostJson(h: LabHost, argv: string[]): unknown {
+  const r = inHost(h, h.pid, argv);
+  if (r.code !== 0) throw new Error(`${h.name}: ${argv.join(' ')}: exit ${r.code}: ${r.err}`);
+  return JSON.parse(r.out || '[]');
+}

@@ -12,8 +12,10 @@
 # bench/run.js puts the host's values in front of this script as shell assignments:
 # HOST_IP MASTER_IP OS_AUTH_URL OS_TENANT_ID OS_TENANT_NAME OS_USERNAME OS_PASSWORD
 # OS_VIF_ID DATAPATH GW_IP GW_MAC POD_SUBNET CLUSTER_SUBNET UNARCHIVE_MARKER (the name of the
-# marker file underlay's unarchive writes), and the controller's files
-# base64-encoded: PLUGIN_B64 RELEASE_B64 EXEC_ARGS_B64 SERVICES_BOOT_B64 HAIRPIN_GUARD_B64.
+# marker file underlay's unarchive writes), OVS (`no` on a lab made --without-ovs: the
+# ovs-vsctl steps are left out, as underlay's run there leaves out the role's `ovs` tag),
+# and the controller's files base64-encoded: PLUGIN_B64 RELEASE_B64 EXEC_ARGS_B64
+# SERVICES_BOOT_B64 HAIRPIN_GUARD_B64.
 set -eu
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
@@ -43,14 +45,20 @@ OS_VIF_ID=$OS_VIF_ID
 UL_OPENRC
 chmod 0600 /root/openrc
 umask 022
-ovs-vsctl --timeout=10 set open_vswitch . external_ids:neutron-config='"/root/openrc"'
+if [ "$OVS" = yes ]; then
+  ovs-vsctl --timeout=10 set open_vswitch . external_ids:neutron-config='"/root/openrc"'
+fi
 
 # W5..W8: br-int, the veth pair, its ends on br-int and breth1
-ovs-vsctl --timeout=10 --may-exist add-br br-int -- set bridge br-int datapath_type="$DATAPATH"
+if [ "$OVS" = yes ]; then
+  ovs-vsctl --timeout=10 --may-exist add-br br-int -- set bridge br-int datapath_type="$DATAPATH"
+fi
 ip link add br-int-veth type veth peer name breth1-veth 2>/dev/null || true
 ip link set dev br-int-veth up
 ip link set dev breth1-veth up
-ovs-vsctl --timeout=10 --may-exist add-port br-int br-int-veth
+if [ "$OVS" = yes ]; then
+  ovs-vsctl --timeout=10 --may-exist add-port br-int br-int-veth
+fi
 ip link set dev breth1-veth master breth1
 
 # W9: hairpin off, and the guard script
