@@ -9,16 +9,24 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseServiceFacts, type ServiceFacts } from '../facts/service.js';
 import { checkParams } from './params.js';
-import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, service, SERVICE_LIB, unitText, type ServiceParams } from './service.js';
+import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, legacyLauncherText, service, SERVICE_LIB, unitText, type ServiceParams } from './service.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 // Captured inside a private mount namespace: serviceFactCommand('ul-demo') with nothing defined;
 // defined (exec sleep 300, env A='b c') and enabled but not running; running (pid 8681);
 // and after a SIGKILL (a zombie: nobody had reaped it yet).
 const UNDEFINED = "init=supervised\n";
-const STOPPED = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\n";
-const RUNNING = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFMgMSA4NjgxIDg2ODEgMCAtMSA0MTk0MzA0IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDI5OTAwODAgNDI0IDE4NDQ2NzQ0MDczNzA5NTUxNjE1IDk0MzM4NzkxOTUyMzg0IDk0MzM4NzkxOTcwMzEzIDE0MDcyNTM5NTcyMjM4NCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCA5NDMzODc5MTk4NDQwMCA5NDMzODc5MTk4NTY2NCA5NDMzOTc0NTk3NjMyMCAxNDA3MjUzOTU3MjgwNTUgMTQwNzI1Mzk1NzI4MDY1IDE0MDcyNTM5NTcyODA2NSAxNDA3MjUzOTU3MzA0MDkgMAo=\ncmdline=c2xlZXAAMzAwAA==\n";
-const ZOMBIE = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFogMSA4NjgxIDg2ODEgMCAtMSA0MjI4MTA4IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDAgMCAxODQ0Njc0NDA3MzcwOTU1MTYxNSAwIDAgMCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCAwIDAgMCAwIDAgMCAwIDkK\ncmdline=\n";
+const LEGACY_STOPPED = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\n";
+const LEGACY_RUNNING = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFMgMSA4NjgxIDg2ODEgMCAtMSA0MTk0MzA0IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDI5OTAwODAgNDI0IDE4NDQ2NzQ0MDczNzA5NTUxNjE1IDk0MzM4NzkxOTUyMzg0IDk0MzM4NzkxOTcwMzEzIDE0MDcyNTM5NTcyMjM4NCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCA5NDMzODc5MTk4NDQwMCA5NDMzODc5MTk4NTY2NCA5NDMzOTc0NTk3NjMyMCAxNDA3MjUzOTU3MjgwNTUgMTQwNzI1Mzk1NzI4MDY1IDE0MDcyNTM5NTcyODA2NSAxNDA3MjUzOTU3MzA0MDkgMAo=\ncmdline=c2xlZXAAMzAwAA==\n";
+const LEGACY_ZOMBIE = "init=supervised\ndef=ewogICJuYW1lIjogInVsLWRlbW8iLAogICJleGVjIjogWwogICAgInNsZWVwIiwKICAgICIzMDAiCiAgXSwKICAiZW52IjogewogICAgIkEiOiAiYiBjIgogIH0sCiAgIndvcmtkaXIiOiAiLyIKfQo=\nlauncher=IyEvYmluL3NoCiMgU2VydmljZSB1bC1kZW1vLCBzdXBlcnZpc2VkIGJ5IHVuZGVybGF5OiBnZW5lcmF0ZWQgZnJvbSB1bC1kZW1vLmpzb24sIGRvIG5vdCBlZGl0Lgp1bWFzayAwMjIKY2QgLS0gLyB8fCBleGl0IDEKUEFUSD0vdXNyL2xvY2FsL3NiaW46L3Vzci9sb2NhbC9iaW46L3Vzci9zYmluOi91c3IvYmluOi9zYmluOi9iaW47IGV4cG9ydCBQQVRICmV4cG9ydCBBPSdiIGMnCnVsX3M9JChjYXQgL3Byb2MvJCQvc3RhdCkgJiYgdWxfcz0ke3VsX3MjIyoiKSAifSAmJiBzZXQgLS0gJHVsX3MgJiYgZWNobyAiJHsyMH0iID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnN0YXJ0IHx8IGV4aXQgMQplY2hvICQkID4gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgJiYgbXYgLWYgLS0gL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZC5uZXcgL3J1bi91bmRlcmxheS91bC1kZW1vLnBpZCB8fCBleGl0IDEKZXhlYyBzbGVlcCAzMDAK\nenabled_flag=1\nstart_ticks=789605\npid=8681\nstat=ODY4MSAoc2xlZXApIFogMSA4NjgxIDg2ODEgMCAtMSA0MjI4MTA4IDI0OCAyMTIgMCAwIDAgMCAwIDAgMjAgMCAxIDAgNzg5NjA1IDAgMCAxODQ0Njc0NDA3MzcwOTU1MTYxNSAwIDAgMCAwIDAgMCAwIDYgMCAxIDAgMCAxNyAwIDAgMCAwIDAgMCAwIDAgMCAwIDAgMCAwIDkK\ncmdline=\n";
+
+// The captures hold the launcher as earlier builds wrote it (legacyLauncherText); the same
+// facts with today's launcher:
+const DEMO_DEFINITION = { name: 'ul-demo', exec: ['sleep', '300'], env: { A: 'b c' }, workdir: '/' };
+const withLauncher = (facts: string, launcher: string): string => facts.replace(/^launcher=.*$/m, `launcher=${Buffer.from(launcher).toString('base64')}`);
+const STOPPED = withLauncher(LEGACY_STOPPED, launcherText(DEMO_DEFINITION));
+const RUNNING = withLauncher(LEGACY_RUNNING, launcherText(DEMO_DEFINITION));
+const ZOMBIE = withLauncher(LEGACY_ZOMBIE, launcherText(DEMO_DEFINITION));
 
 type Supervised = Extract<ServiceFacts, { init: 'supervised' }>;
 
@@ -181,12 +189,27 @@ describe('service (supervised): decide from captured facts', () => {
     expect(errors.map((e) => e.message)).toEqual(["module 'service': one of state, enabled, exec is required"]);
   });
 
+  it("a launcher of the earlier form (it recorded its own PID and start time) is rewritten, and the service it started is not restarted", () => {
+    expect(sup(LEGACY_RUNNING).launcher).toBe(legacyLauncherText(DEMO_DEFINITION));
+    const d = decide({ ...DEMO, state: 'started', enabled: true }, sup(LEGACY_RUNNING));
+    expect(described(d)).toEqual(['mkdir -p /etc/underlay/services', 'write /etc/underlay/services/ul-demo.json', 'write /etc/underlay/services/ul-demo.run']);
+    expect(d.actions[2]).toMatchObject({ kind: 'upload', content: launcherText(DEMO_DEFINITION) });
+    expect(d.result).toMatchObject({ state: 'started', started: false, restarted: false, pid: 8681 });
+    // but a launcher that runs something else still restarts it
+    const other = withLauncher(LEGACY_RUNNING, legacyLauncherText({ ...DEMO_DEFINITION, exec: ['sleep', '301'] }));
+    expect(described(decide({ ...DEMO, state: 'started' }, sup(other)))).toContain('stop ul-demo (pid 8681)');
+    // and with today's launcher nothing is written
+    expect(decide({ ...DEMO, state: 'started', enabled: true }, sup(RUNNING)).actions).toEqual([]);
+  });
+
   it('the launcher quotes hostile values and execs the argv', () => {
     const t = launcherText({ name: 'x', exec: ['prog', "it's", '$(id)'], env: { V: '"$HOME" `id`', PATH: '/opt/bin' }, workdir: '/srv/my dir' });
     expect(t).toContain("cd -- '/srv/my dir' || exit 1\n");
     expect(t).not.toContain('PATH=/usr/local/sbin');
     expect(t).toContain("export PATH=/opt/bin\nexport V='\"$HOME\" `id`'\n");
     expect(t.endsWith("exec prog 'it'\\''s' '$(id)'\n")).toBe(true);
+    // no program of its own: the start records the PID and start time
+    expect(t.split('\n').filter((l) => !l.startsWith('#') && /\b(cat|mv|echo)\b/.test(l))).toEqual([]);
   });
 
   it('the boot script is POSIX sh (dash -n) and starts the enabled services in boot order', () => {

@@ -20,9 +20,9 @@
  *                                      of what runs restarts a started service (a change of
  *                                      `after` alone is only written: it orders the boot);
  * - /etc/underlay/services/NAME.run    the launcher generated from it (POSIX sh): sets
- *                                      umask 022, PATH (unless env gives one), env,
- *                                      workdir, records its start time and PID, then execs
- *                                      the program (so the PID is the program's);
+ *                                      umask 022, PATH (unless env gives one), env and
+ *                                      workdir, then execs the program (so the PID of the
+ *                                      launcher, which the start records, is the program's);
  * - /etc/underlay/services/NAME.enabled  present when `enabled: true`: the script of
  *                                      bootScript() starts these at boot, a service after
  *                                      the enabled ones its `after` names;
@@ -38,8 +38,11 @@
  * - stop: SIGTERM to the recorded process (to its process group: setsid made it the
  *   leader, so its children stop too), up to 5 s in 50 ms steps, then SIGKILL (2 s more).
  *   The PID is checked again right before signalling; nothing is ever killed by name.
- * - start: launch, wait (bounded) for the pidfile, check that the program runs (one that
- *   died already fails the task with the end of its log). At least `settle` seconds later
+ * - start: launch in the background and record the PID (`$!`: a background job of a
+ *   shell without job control is no process group leader, so `setsid` execs without a
+ *   fork, and so does the launcher) and its start time, read with the `read` builtin: no
+ *   process and no polling for a pidfile; then check that the program runs (one that died
+ *   already fails the task with the end of its log). At least `settle` seconds later
  *   (default 0.25) it is checked again (Decision.followUp): at the end of the play's
  *   section, or before a later `service` task of the same name, which waits for it. The
  *   host's next tasks go on meanwhile; a program that died by then fails the host with the
@@ -111,7 +114,8 @@ const ACTIVE_STATES = new Set(['active', 'activating', 'reloading']);
  * Shell functions shared by the module's actions and the boot script (POSIX sh):
  * ul_alive PID START: the process runs (not a zombie) and started at START;
  * ul_running NAME: the recorded process of NAME runs;
- * ul_start NAME: launches NAME detached and waits (at most 2 s) for its pidfile.
+ * ul_start NAME: launches NAME detached and records its PID and start time (the
+ *   launcher's, which execs the program: the same process).
  * The one-line files (pidfile, start time, /proc/PID/stat) are read with the `read`
  * builtin, not `cat`: no process per read. The start line of the log is written by `date`
  * itself, with the name in its format (SERVICE_NAME has no `%`): one process, where
@@ -146,9 +150,16 @@ ul_start() {
   { [ -d ${RUN_DIR} ] && [ -d ${LOG_DIR} ]; } || mkdir -p ${RUN_DIR} ${LOG_DIR} || return 1
   if [ -e "${RUN_DIR}/$ul_n.pid" ] || [ -e "${RUN_DIR}/$ul_n.start" ]; then rm -f "${RUN_DIR}/$ul_n.pid" "${RUN_DIR}/$ul_n.start"; fi
   date "+%Y-%m-%dT%H:%M:%S%z underlay: starting $ul_n" >>"${LOG_DIR}/$ul_n.log"
+  # no job control: the job stays in this shell's process group, so setsid does not fork
+  set +m
   setsid sh "${DEF_DIR}/$ul_n.run" </dev/null >>"${LOG_DIR}/$ul_n.log" 2>&1 &
-  ul_i=0
-  while [ "$ul_i" -lt 100 ] && [ ! -s "${RUN_DIR}/$ul_n.pid" ]; do sleep 0.02; ul_i=$((ul_i + 1)); done
+  ul_p=$!
+  ul_s=
+  { IFS= read -r ul_s <"/proc/$ul_p/stat"; } 2>/dev/null
+  set -- \${ul_s##*") "}
+  [ $# -ge 20 ] || return 1
+  # the start time first, the PID last: a pidfile means both are there
+  echo "\${20}" >"${RUN_DIR}/$ul_n.start" && echo "$ul_p" >"${RUN_DIR}/$ul_n.pid"
 }`;
 
 /**
@@ -278,9 +289,29 @@ function parseDefinition(text: string | null): ServiceDefinition | null {
   }
 }
 
-/** The launcher NAME.run: environment, workdir, start time and PID, then exec. */
+/** The launcher NAME.run: umask, environment and workdir, then exec. */
 export function launcherText(d: ServiceDefinition): string {
+  return launcherLines(d).join('\n') + '\n';
+}
+
+/**
+ * The launcher as earlier builds wrote it: it recorded its start time and PID itself (a
+ * `cat` and a `mv`) while the start polled for the pidfile. A host's launcher of that form
+ * runs the same program: it is rewritten, and the service is not restarted for it.
+ */
+export function legacyLauncherText(d: ServiceDefinition): string {
   const p = servicePaths(d.name);
+  const lines = launcherLines(d);
+  lines.splice(
+    lines.length - 1,
+    0,
+    sh`ul_s=$(cat /proc/$$/stat) && ul_s=\${ul_s##*") "} && set -- $ul_s && echo "\${20}" > ${p.startfile} || exit 1`.text,
+    sh`echo $$ > ${p.pidfile + '.new'} && mv -f -- ${p.pidfile + '.new'} ${p.pidfile} || exit 1`.text,
+  );
+  return lines.join('\n') + '\n';
+}
+
+function launcherLines(d: ServiceDefinition): string[] {
   const lines = [
     '#!/bin/sh',
     `# Service ${d.name}, supervised by underlay: generated from ${d.name}.json, do not edit.`,
@@ -289,13 +320,8 @@ export function launcherText(d: ServiceDefinition): string {
   ];
   if (!('PATH' in d.env)) lines.push(sh`PATH=${DEFAULT_PATH}; export PATH`.text);
   for (const k of Object.keys(d.env).sort()) lines.push(`export ${k}=${quote(d.env[k]!)}`);
-  lines.push(
-    // The start time first, the PID last: a pidfile means both are there.
-    sh`ul_s=$(cat /proc/$$/stat) && ul_s=\${ul_s##*") "} && set -- $ul_s && echo "\${20}" > ${p.startfile} || exit 1`.text,
-    sh`echo $$ > ${p.pidfile + '.new'} && mv -f -- ${p.pidfile + '.new'} ${p.pidfile} || exit 1`.text,
-    sh`exec ${d.exec}`.text,
-  );
-  return lines.join('\n') + '\n';
+  lines.push(sh`exec ${d.exec}`.text);
+  return lines;
 }
 
 /** Quotes one word for a systemd unit (ExecStart=): specifiers and variables escaped. */
@@ -586,7 +612,9 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
   const wantLauncher = launcherText(def);
   const defChanged = f.def !== wantDef || f.launcher !== wantLauncher;
   // What runs changed (not only `after`, which orders the boot): a running service restarts.
-  const runtimeChanged = f.launcher !== wantLauncher || recorded === null || runtimeText(recorded) !== runtimeText(def);
+  // A launcher of the earlier form (legacyLauncherText) runs the same program.
+  const launcherRuns = f.launcher === wantLauncher || f.launcher === legacyLauncherText(def);
+  const runtimeChanged = !launcherRuns || recorded === null || runtimeText(recorded) !== runtimeText(def);
   if (defChanged) {
     actions.push(run(ensureDefDir, `mkdir -p ${DEF_DIR}`));
     actions.push({ kind: 'upload', path: paths.def, content: wantDef, mode: 0o644, describe: `write ${paths.def}` });
@@ -601,9 +629,9 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));
     done.push('disabled');
   }
-  // Starting waits at most 2 s for the pidfile, stopping at most 7 s for the end: both are
-  // bounded loops of shell builtins and `sleep`, so no time limit (a `timeout` process and a
-  // second `sh` each) is put around them.
+  // Starting does not wait; stopping waits at most 7 s for the end, in a bounded loop of
+  // shell builtins and `sleep`: no time limit (a `timeout` process and a second `sh`) is put
+  // around either.
   const stop = proc ? run(stopCmd(p.name, proc.pid, proc.starttime, proc.groupLeader), `stop ${p.name} (pid ${proc.pid})`) : undefined;
   const start = run(startCmd(p.name), `start ${p.name}`);
   let always = false;

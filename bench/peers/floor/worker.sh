@@ -119,20 +119,24 @@ define() {
 umask 022
 cd -- / || exit 1
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
-ul_s=\$(cat /proc/\$\$/stat) && ul_s=\${ul_s##*") "} && set -- \$ul_s && echo "\${20}" > /run/underlay/$n.start || exit 1
-echo \$\$ > /run/underlay/$n.pid.new && mv -f -- /run/underlay/$n.pid.new /run/underlay/$n.pid || exit 1
 exec $*
 UL_LAUNCHER
   chmod 0755 "/etc/underlay/services/$n.run"
   : >"/etc/underlay/services/$n.enabled"
 }
 start() {
-  ! ul_running "$1" || return 0
+  sn=$1
+  ! ul_running "$sn" || return 0
   mkdir -p /run/underlay /var/log/underlay
-  rm -f "/run/underlay/$1.pid" "/run/underlay/$1.start"
-  setsid sh "/etc/underlay/services/$1.run" </dev/null >>"/var/log/underlay/$1.log" 2>&1 &
-  i=0
-  while [ "$i" -lt 100 ] && [ ! -s "/run/underlay/$1.pid" ]; do sleep 0.02; i=$((i + 1)); done
+  rm -f "/run/underlay/$sn.pid" "/run/underlay/$sn.start"
+  set +m
+  setsid sh "/etc/underlay/services/$sn.run" </dev/null >>"/var/log/underlay/$sn.log" 2>&1 &
+  p=$!
+  s=
+  { IFS= read -r s <"/proc/$p/stat"; } 2>/dev/null
+  set -- ${s##*") "}
+  echo "${20}" >"/run/underlay/$sn.start"
+  echo "$p" >"/run/underlay/$sn.pid"
 }
 define hairpin-guard - /usr/local/lib/underlay/hairpin-guard
 start hairpin-guard

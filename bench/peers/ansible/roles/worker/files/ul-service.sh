@@ -31,9 +31,16 @@ ul_start() {
   { [ -d /run/underlay ] && [ -d /var/log/underlay ]; } || mkdir -p /run/underlay /var/log/underlay || return 1
   if [ -e "/run/underlay/$ul_n.pid" ] || [ -e "/run/underlay/$ul_n.start" ]; then rm -f "/run/underlay/$ul_n.pid" "/run/underlay/$ul_n.start"; fi
   date "+%Y-%m-%dT%H:%M:%S%z underlay: starting $ul_n" >>"/var/log/underlay/$ul_n.log"
+  # no job control: the job stays in this shell's process group, so setsid does not fork
+  set +m
   setsid sh "/etc/underlay/services/$ul_n.run" </dev/null >>"/var/log/underlay/$ul_n.log" 2>&1 &
-  ul_i=0
-  while [ "$ul_i" -lt 100 ] && [ ! -s "/run/underlay/$ul_n.pid" ]; do sleep 0.02; ul_i=$((ul_i + 1)); done
+  ul_p=$!
+  ul_s=
+  { IFS= read -r ul_s <"/proc/$ul_p/stat"; } 2>/dev/null
+  set -- ${ul_s##*") "}
+  [ $# -ge 20 ] || return 1
+  # the start time first, the PID last: a pidfile means both are there
+  echo "${20}" >"/run/underlay/$ul_n.start" && echo "$ul_p" >"/run/underlay/$ul_n.pid"
 }
 # Starts NAME, waits 0.25 s (as underlay's default settle) and fails (with the end of its log) if it is not running.
 ul_start_checked() {
