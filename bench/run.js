@@ -776,11 +776,12 @@ async function main() {
   // medians of the rounds; memory: the largest seen
   const cell = (rs, keys) => ({
     ...Object.fromEntries(keys.map((k) => [k, median(rs.map((r) => r[k]))])),
-    ...(keys.includes('ctrlMaxRssMb') ? { ctrlMaxRssMb: Math.max(...rs.map((r) => r.ctrlMaxRssMb)), ctrlPeakPssMb: Math.max(...rs.map((r) => r.ctrlPeakPssMb)) } : {}),
+    ctrlMaxRssMb: Math.max(...rs.map((r) => r.ctrlMaxRssMb)),
+    ctrlPeakPssMb: Math.max(...rs.map((r) => r.ctrlPeakPssMb)),
     wallsS: rs.map((r) => r.wallS),
     n: rs.length,
   });
-  const UNDERLAY_KEYS = ['wallS', 'ctrlCpuS', 'ctrlMaxRssMb', 'labCpuS', 'machineCpuS', 'procStarts', 'busyCoresBefore'];
+  const UNDERLAY_KEYS = ['wallS', 'ctrlCpuS', 'labCpuS', 'machineCpuS', 'procStarts', 'busyCoresBefore'];
   for (const n of opts.scale) {
     const c = cells.get(n);
     if (c.first.length === 0 || c.again.length === 0) continue;

@@ -736,12 +736,11 @@ async function hostHealth(ctx: Ctx, h: { name: string; role: LabRole; address: s
   const dir = hostDirOf(ctx, h.name);
   const alive = isHostPid(h.pid, h.netns);
   const reachable = alive && onBridge(ctx, h.name, net.bridge);
-  const ovs = alive && h.openvswitch;
   const [banner, db, vswitchd] = alive
     ? await Promise.all([
         reachable ? sshBanner(h.address, 22, PROBE_TIMEOUT_MS, net.gateway) : false,
-        ovs && ovsdbAnswers(join(dir, 'run/openvswitch/db.sock'), PROBE_TIMEOUT_MS),
-        ovs && daemonAnswers(join(dir, 'run/openvswitch'), 'ovs-vswitchd', PROBE_TIMEOUT_MS),
+        h.openvswitch && ovsdbAnswers(join(dir, 'run/openvswitch/db.sock'), PROBE_TIMEOUT_MS),
+        h.openvswitch && daemonAnswers(join(dir, 'run/openvswitch'), 'ovs-vswitchd', PROBE_TIMEOUT_MS),
       ])
     : [false, false, false];
   const health: Health = { sshd: alive && banner, ovs: alive && db && vswitchd };

@@ -112,6 +112,8 @@ const ACTIVE_STATES = new Set(['active', 'activating', 'reloading']);
 
 /**
  * Shell functions shared by the module's actions and the boot script (POSIX sh):
+ * ul_stat PID: ul_state and ul_since, the state and start time of PID (/proc/PID/stat
+ *   fields 3 and 22); fails when PID is gone;
  * ul_alive PID START: the process runs (not a zombie) and started at START;
  * ul_running NAME: the recorded process of NAME runs;
  * ul_start NAME: launches NAME detached and records its PID and start time (the
@@ -121,10 +123,8 @@ const ACTIVE_STATES = new Set(['active', 'activating', 'reloading']);
  * itself, with the name in its format (SERVICE_NAME has no `%`): one process, where
  * `echo "$(date ...) ..."` took a fork of the shell too.
  */
-export const SERVICE_LIB = sh`ul_alive() {
+export const SERVICE_LIB = sh`ul_stat() {
   ul_a=$1
-  ul_want=$2
-  [ -n "$ul_want" ] || return 1
   ul_s=
   { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
   set -- \${ul_s##*") "}
@@ -134,8 +134,13 @@ export const SERVICE_LIB = sh`ul_alive() {
     set -- \${ul_s##*") "}
   fi
   [ $# -ge 20 ] || return 1
-  case $1 in Z|X|x) return 1 ;; esac
-  [ "\${20}" = "$ul_want" ]
+  ul_state=$1
+  ul_since=\${20}
+}
+ul_alive() {
+  [ -n "$2" ] && ul_stat "$1" || return 1
+  case $ul_state in Z|X|x) return 1 ;; esac
+  [ "$ul_since" = "$2" ]
 }
 ul_running() {
   ul_p=
@@ -154,12 +159,9 @@ ul_start() {
   set +m
   setsid sh "${DEF_DIR}/$ul_n.run" </dev/null >>"${LOG_DIR}/$ul_n.log" 2>&1 &
   ul_p=$!
-  ul_s=
-  { IFS= read -r ul_s <"/proc/$ul_p/stat"; } 2>/dev/null
-  set -- \${ul_s##*") "}
-  [ $# -ge 20 ] || return 1
+  ul_stat "$ul_p" || return 1
   # the start time first, the PID last: a pidfile means both are there
-  echo "\${20}" >"${RUN_DIR}/$ul_n.start" && echo "$ul_p" >"${RUN_DIR}/$ul_n.pid"
+  echo "$ul_since" >"${RUN_DIR}/$ul_n.start" && echo "$ul_p" >"${RUN_DIR}/$ul_n.pid"
 }`;
 
 /**

@@ -69,10 +69,8 @@ echo "$HAIRPIN_GUARD_B64" | base64 -d >/usr/local/lib/underlay/hairpin-guard
 chmod 0755 /usr/local/lib/underlay/hairpin-guard
 
 # Services, supervised as underlay's service module does where systemd does not run.
-ul_alive() {
+ul_stat() {
   ul_a=$1
-  ul_want=$2
-  [ -n "$ul_want" ] || return 1
   ul_s=
   { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
   set -- ${ul_s##*") "}
@@ -82,8 +80,13 @@ ul_alive() {
     set -- ${ul_s##*") "}
   fi
   [ $# -ge 20 ] || return 1
-  case $1 in Z|X|x) return 1 ;; esac
-  [ "${20}" = "$ul_want" ]
+  ul_state=$1
+  ul_since=${20}
+}
+ul_alive() {
+  [ -n "$2" ] && ul_stat "$1" || return 1
+  case $ul_state in Z|X|x) return 1 ;; esac
+  [ "$ul_since" = "$2" ]
 }
 ul_running() {
   ul_p=
@@ -132,10 +135,8 @@ start() {
   set +m
   setsid sh "/etc/underlay/services/$sn.run" </dev/null >>"/var/log/underlay/$sn.log" 2>&1 &
   p=$!
-  s=
-  { IFS= read -r s <"/proc/$p/stat"; } 2>/dev/null
-  set -- ${s##*") "}
-  echo "${20}" >"/run/underlay/$sn.start"
+  ul_stat "$p"
+  echo "$ul_since" >"/run/underlay/$sn.start"
   echo "$p" >"/run/underlay/$sn.pid"
 }
 define hairpin-guard - /usr/local/lib/underlay/hairpin-guard

@@ -2,10 +2,8 @@
 # does not run (lab hosts): /etc/underlay/services/NAME.{json,run,enabled},
 # /run/underlay/NAME.{pid,start}, /var/log/underlay/NAME.log. POSIX sh functions, put in
 # front of the worker role's service tasks and handlers.
-ul_alive() {
+ul_stat() {
   ul_a=$1
-  ul_want=$2
-  [ -n "$ul_want" ] || return 1
   ul_s=
   { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
   set -- ${ul_s##*") "}
@@ -15,8 +13,13 @@ ul_alive() {
     set -- ${ul_s##*") "}
   fi
   [ $# -ge 20 ] || return 1
-  case $1 in Z|X|x) return 1 ;; esac
-  [ "${20}" = "$ul_want" ]
+  ul_state=$1
+  ul_since=${20}
+}
+ul_alive() {
+  [ -n "$2" ] && ul_stat "$1" || return 1
+  case $ul_state in Z|X|x) return 1 ;; esac
+  [ "$ul_since" = "$2" ]
 }
 ul_running() {
   ul_p=
@@ -35,12 +38,9 @@ ul_start() {
   set +m
   setsid sh "/etc/underlay/services/$ul_n.run" </dev/null >>"/var/log/underlay/$ul_n.log" 2>&1 &
   ul_p=$!
-  ul_s=
-  { IFS= read -r ul_s <"/proc/$ul_p/stat"; } 2>/dev/null
-  set -- ${ul_s##*") "}
-  [ $# -ge 20 ] || return 1
+  ul_stat "$ul_p" || return 1
   # the start time first, the PID last: a pidfile means both are there
-  echo "${20}" >"/run/underlay/$ul_n.start" && echo "$ul_p" >"/run/underlay/$ul_n.pid"
+  echo "$ul_since" >"/run/underlay/$ul_n.start" && echo "$ul_p" >"/run/underlay/$ul_n.pid"
 }
 # Starts NAME, waits 0.25 s (as underlay's default settle) and fails (with the end of its log) if it is not running.
 ul_start_checked() {
