@@ -8,7 +8,7 @@
  */
 import { CommandError } from '../errors.js';
 import type { ExecResult, ModuleSchema } from '../modules/types.js';
-import { sh, type ShellCommand } from '../transport/quote.js';
+import { contained, sh, type ShellCommand } from '../transport/quote.js';
 import { parseJsonOutput } from './iplink.js';
 
 export type OvsAtom = string | number | boolean | { uuid: string };
@@ -247,7 +247,7 @@ export function interfaceHealth(row: OvsRow | undefined): { ok: boolean; ofport?
  * ovs-vsctl instead of two (ovsInterfaceCheckCommand), each about 9 ms of CPU.
  */
 export function ovsAddCommand(t: OvsTarget, args: ShellCommand): ShellCommand {
-  return sh`ul_err=$(${ovsVsctl(t, args)} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || exit "$ul_rc"; case $ul_err in *'Error detected while setting up'*) exit 1 ;; esac`;
+  return contained(sh`ul_err=$(${ovsVsctl(t, args)} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || return "$ul_rc"; case $ul_err in *'Error detected while setting up'*) return 1 ;; esac`);
 }
 
 /**

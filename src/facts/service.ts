@@ -8,7 +8,7 @@
  * base64-encoded, one `key=value` line each, so any byte survives.
  */
 import { CommandError } from '../errors.js';
-import { sh, type ShellCommand } from '../transport/quote.js';
+import { contained, sh, type ShellCommand } from '../transport/quote.js';
 
 /** Service names: no slash, no leading dot or dash (they become file names). */
 export const SERVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$/;
@@ -42,12 +42,11 @@ export function servicePaths(name: string): ServicePaths {
 
 export function serviceFactCommand(name: string): ShellCommand {
   const p = servicePaths(name);
-  return sh`LC_ALL=C; export LC_ALL
-ul_b64() { if [ -f "$2" ] && [ -r "$2" ]; then printf '%s=' "$1"; base64 -w0 < "$2"; echo; fi; }
+  return contained(sh`ul_b64() { if [ -f "$2" ] && [ -r "$2" ]; then printf '%s=' "$1"; base64 -w0 < "$2"; echo; fi; }
 if [ -d /run/systemd/system ]; then
   echo init=systemd
-  echo "active=$(systemctl is-active -- ${`${name}.service`} 2>/dev/null)"
-  echo "enabled=$(systemctl is-enabled -- ${`${name}.service`} 2>/dev/null)"
+  echo "active=$(LC_ALL=C systemctl is-active -- ${`${name}.service`} 2>/dev/null)"
+  echo "enabled=$(LC_ALL=C systemctl is-enabled -- ${`${name}.service`} 2>/dev/null)"
   ul_b64 unit ${p.unit}
 else
   echo init=supervised
@@ -65,7 +64,7 @@ else
     ul_b64 stat "/proc/$ul_pid/stat"
     ul_b64 cmdline "/proc/$ul_pid/cmdline"
   fi
-fi`;
+fi`);
 }
 
 export interface ProcStat {

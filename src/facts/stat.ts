@@ -21,7 +21,7 @@
  */
 import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
-import { join, raw, sh, type ShellCommand } from '../transport/quote.js';
+import { contained, join, raw, sh, type ShellCommand } from '../transport/quote.js';
 import { backupStampCommand, effectiveUidCommand, parseBackupStamp, parseEffectiveUid } from './content.js';
 
 export type FileType = 'file' | 'directory' | 'link' | 'fifo' | 'socket' | 'char' | 'block' | 'other';
@@ -62,13 +62,13 @@ const FMT = '%F|%a|%U|%G|%u|%g|%s|%Y|%h';
 const DESCRIBE_FN = raw(
   `__ul_d() { if [ -L "$1" ]; then LC_ALL=C stat -L -c 'T:${FMT}' -- "$1" 2>/dev/null || echo T:DANGLING; fi; ` +
     `if [ "$2" = 1 ] && [ -f "$1" ]; then printf 'H:'; sha256sum < "$1" || echo ERROR; fi; ` +
-    `if [ -L "$1" ]; then printf 'K:'; readlink -- "$1" || exit 1; fi; }`,
+    `if [ -L "$1" ]; then printf 'K:'; readlink -- "$1" || return 1; fi; }`,
 );
 
 /** One command describing `path` (not following a final symlink, but describing its target too). */
 export function statCommand(path: string, opts: { checksum?: boolean } = {}): ShellCommand {
   const p = path;
-  return sh`${DESCRIBE_FN}; if [ -e ${p} ] || [ -L ${p} ]; then LC_ALL=C stat -c ${'L:' + FMT} -- ${p} || exit 1; __ul_d ${p} ${opts.checksum ? 1 : 0}; else echo ABSENT; fi`;
+  return contained(sh`${DESCRIBE_FN}; if [ -e ${p} ] || [ -L ${p} ]; then LC_ALL=C stat -c ${'L:' + FMT} -- ${p} || return 1; __ul_d ${p} ${opts.checksum ? 1 : 0} || return 1; else echo ABSENT; fi`);
 }
 
 const TYPES: Record<string, FileType> = {
@@ -209,9 +209,9 @@ export function statsCommand(req: StatsRequest): ShellCommand {
   if (req.paths.length > 0) {
     parts.push(raw('set --'), DESCRIBE_FN);
     req.paths.forEach((r, i) => {
-      parts.push(header(`S:${i}`), sh`if [ -e ${r.path} ] || [ -L ${r.path} ]; then set -- "$@" ${r.path}; __ul_d ${r.path} ${r.checksum ? 1 : 0}; else echo ABSENT; fi`);
+      parts.push(header(`S:${i}`), sh`if [ -e ${r.path} ] || [ -L ${r.path} ]; then set -- "$@" ${r.path}; __ul_d ${r.path} ${r.checksum ? 1 : 0} || return 1; else echo ABSENT; fi`);
     });
-    parts.push(sh`if [ $# -gt 0 ]; then ${header('L')}; LC_ALL=C stat -c ${'L:' + FMT} -- "$@" || exit 1; fi`);
+    parts.push(sh`if [ $# -gt 0 ]; then ${header('L')}; LC_ALL=C stat -c ${'L:' + FMT} -- "$@" || return 1; fi`);
   }
   (req.exists ?? []).forEach((p, i) => {
     parts.push(header(`E:${i}`), sh`if [ -e ${p} ]; then echo 1; else echo 0; fi`);
@@ -219,9 +219,9 @@ export function statsCommand(req: StatsRequest): ShellCommand {
   (req.dirs ?? []).forEach((p, i) => {
     parts.push(header(`P:${i}`), sh`if [ -d ${p} ]; then echo 1; elif [ -e ${p} ] || [ -L ${p} ]; then echo 0; else echo -; fi`);
   });
-  if (req.uid) parts.push(header('U'), sh`${effectiveUidCommand()} || exit 1`);
-  if (req.stamp) parts.push(header('D'), sh`${backupStampCommand()} || exit 1`);
-  return parts.length > 0 ? join(parts, ';') : raw('true');
+  if (req.uid) parts.push(header('U'), sh`${effectiveUidCommand()} || return 1`);
+  if (req.stamp) parts.push(header('D'), sh`${backupStampCommand()} || return 1`);
+  return parts.length > 0 ? contained(join(parts, ';')) : raw('true');
 }
 
 /** A part of statsCommand's output parsed as the output of its own command, failures reported on the whole. */

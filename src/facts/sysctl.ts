@@ -5,7 +5,7 @@
  * Values are compared whitespace-normalised: `sysctl -n net.ipv4.ip_local_port_range`
  * prints `32768\t60999`, a playbook writes `32768 60999`.
  */
-import { sh, type ShellCommand } from '../transport/quote.js';
+import { contained, sh, type ShellCommand } from '../transport/quote.js';
 import type { ExecResult } from '../modules/types.js';
 
 /** A sysctl name: dotted or slashed words (`net.ipv4.ip_forward`, `net/ipv4/conf/eth0.1/rp_filter`). */
@@ -30,7 +30,7 @@ export function parseSysctlValue(r: Pick<ExecResult, 'exitCode' | 'stdout' | 'st
 
 /** Prints the file; exit code 3 when it does not exist. */
 export function sysctlFileCommand(path: string): ShellCommand {
-  return sh`if [ -e ${path} ]; then cat -- ${path}; else exit 3; fi`;
+  return contained(sh`if [ -e ${path} ]; then cat -- ${path}; else return 3; fi`);
 }
 
 export interface SysctlLine {

@@ -9,7 +9,7 @@
  * (the seed's `while true; do brctl hairpin ...; done` kept a core busy).
  */
 import { badIfname, bridgePorts, ipLinksCommand, parseIpLink, type BridgePort } from '../facts/iplink.js';
-import { quote, sh } from '../transport/quote.js';
+import { contained, quote, sh } from '../transport/quote.js';
 import type { Action, ModuleDef } from './types.js';
 
 export interface HairpinGuardParams extends Record<string, unknown> {
@@ -140,7 +140,7 @@ export const hairpin_guard: ModuleDef<HairpinGuardParams, HairpinGuardObserved> 
   async observe(ctx, p) {
     // the script's mode, by `stat` only when it is there (the shell's own test first), and
     // its text only then
-    const [linksOut, mode] = await ctx.runBatch([ipLinksCommand(), sh`if [ -e ${p.script_path} ]; then exec stat -c %a -- ${p.script_path}; else exit 1; fi`]);
+    const [linksOut, mode] = await ctx.runBatch([ipLinksCommand(), contained(sh`if [ -e ${p.script_path} ]; then stat -c %a -- ${p.script_path}; else return 1; fi`)]);
     const script = mode!.exitCode === 0 ? await ctx.readFile(p.script_path) : null;
     const links = parseIpLink(linksOut!);
     return {

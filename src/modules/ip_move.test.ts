@@ -7,6 +7,7 @@ import { CAPTURE_ARMED, decideWith, loadFixtures } from '../../test/support/net-
 import { fixtureContext, paramsOf } from '../../test/support/netns.js';
 import { IPADDR_FIXTURES, type IpAddrFixtureName } from '../facts/ipaddr.fixtures.js';
 import { ipLinksCommand } from '../facts/iplink.js';
+import { containedProblem } from '../transport/contained.js';
 import type { Decision } from './types.js';
 import { DEFAULT_STATE_DIR, ip_move, leasedMessage, parseTimerCheck, removeAny } from './ip_move.js';
 
@@ -35,6 +36,9 @@ describe('ip_move (decisions on real ip -j output)', () => {
     ]);
     const confirm = d.actions[7]!;
     expect(confirm.kind === 'confirm' && confirm.timeoutMs).toBe(20_000);
+    // the state directory is made in the remote shell itself (contained.ts)
+    const mkdir = d.actions[0]!;
+    expect(mkdir.kind === 'run' && [mkdir.cmd.contained, containedProblem(mkdir.cmd.text)]).toEqual([true, undefined]);
     expect(d.msg).toBe('move 10.77.0.2/24, 10.77.0.9/24, 2001:db8:77::2/64 and 3 route(s) from eth1 to breth1');
     expect(d.result).toEqual({
       from: 'eth1',

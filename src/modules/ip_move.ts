@@ -33,7 +33,7 @@
 import { addrCidr, isLeased, LIFETIME_FOREVER, parseIpAddr, type IpAddr, type IpAddrLink } from '../facts/ipaddr.js';
 import { badIfname, ipLinksCommand, linksByName, parseIpLink, type IpLink } from '../facts/iplink.js';
 import { ipRouteCommand, parseIpRoute, routeFamily, type IpRoute } from '../facts/iproute.js';
-import { join, quote, sh, type ShellCommand } from '../transport/quote.js';
+import { contained, join, quote, raw, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 export interface IpMoveParams extends Record<string, unknown> {
@@ -183,8 +183,8 @@ export interface IpMovePlan {
  * A condition: the process `$pid` runs the timer script `timer` (its command line names
  * it), not some other process that got that PID since.
  */
-function timerRuns(timer: string): ShellCommand {
-  return sh`case $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in *${timer}*) true ;; *) false ;; esac`;
+function timerRuns(timer: string, pidVar: 'pid' | 'ul_pid' = 'pid'): ShellCommand {
+  return sh`case $(tr '\\0' ' ' <"/proc/$${raw(pidVar)}/cmdline" 2>/dev/null) in *${timer}*) true ;; *) false ;; esac`;
 }
 
 /** The scripts of a move, generated from the plan (pure). */
@@ -316,7 +316,7 @@ export function confirmCommand(plan: IpMovePlan, stateDir: string, confirm: stri
 /** Read-only: is a rollback timer armed (its PID alive and running the timer script)? */
 export function timerCheckCommand(stateDir: string, from: string): ShellCommand {
   const f = ipMovePaths(stateDir, from);
-  return sh`if [ -s ${f.pid} ]; then read -r pid <${f.pid}; if ${timerRuns(f.timer)}; then echo "armed $pid"; else echo "stale $pid"; fi; else echo none; fi`;
+  return contained(sh`if [ -s ${f.pid} ]; then read -r ul_pid <${f.pid}; if ${timerRuns(f.timer, 'ul_pid')}; then echo "armed $ul_pid"; else echo "stale $ul_pid"; fi; else echo none; fi`);
 }
 
 export function parseTimerCheck(stdout: string): IpMoveTimer {
@@ -429,7 +429,7 @@ export const ip_move: ModuleDef<IpMoveParams, IpMoveObserved> = {
     const scripts = ipMoveScripts(plan, p.state_dir);
     const waitS = Math.min(rollbackAfter, 60);
     const actions: Action[] = [
-      { kind: 'run', cmd: sh`if [ -d ${f.dir} ]; then chmod 700 ${f.dir}; else mkdir -p -m 700 ${f.dir}; fi`, describe: `create ${f.dir}` },
+      { kind: 'run', cmd: contained(sh`if [ -d ${f.dir} ]; then chmod 700 ${f.dir}; else mkdir -p -m 700 ${f.dir}; fi`), describe: `create ${f.dir}` },
       { kind: 'upload', path: f.state, content: scripts.state, mode: 0o600, describe: `record the state of ${p.from} in ${f.state}` },
       { kind: 'upload', path: f.rollback, content: scripts.rollback, mode: 0o700, describe: `write ${f.rollback}` },
       { kind: 'upload', path: f.apply, content: scripts.apply, mode: 0o700, describe: `write ${f.apply}` },

@@ -7,7 +7,7 @@ const check = (name: string) =>
   `of=$(${VS} get Interface ${name} ofport) || exit 1; case $of in [0-9]*) exit 0;; esac; err=$(${VS} get Interface ${name} error 2>/dev/null); echo 'ovs: interface ${name} has no datapath port'" (ofport $of, error $err)" >&2; exit 1`;
 const db = { db: CAPTURE_OVS_DB };
 const added = (args: string) =>
-  `ul_err=$(${VS} ${args} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || exit "$ul_rc"; case $ul_err in *'Error detected while setting up'*) exit 1 ;; esac`;
+  `ul_err=$(${VS} ${args} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || return "$ul_rc"; case $ul_err in *'Error detected while setting up'*) return 1 ;; esac`;
 
 describe('ovs_bridge (decisions on real ovs-vsctl --format=json output)', () => {
   it("creates a bridge with its datapath type in one transaction, failing on ovs-vsctl's own check of its datapath port", async () => {

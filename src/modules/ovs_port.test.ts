@@ -5,7 +5,7 @@ import { ovs_port } from './ovs_port.js';
 const VS = `ovs-vsctl --db=${CAPTURE_OVS_DB} --timeout=30`;
 const db = { db: CAPTURE_OVS_DB };
 const added = (args: string) =>
-  `ul_err=$(${VS} ${args} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || exit "$ul_rc"; case $ul_err in *'Error detected while setting up'*) exit 1 ;; esac`;
+  `ul_err=$(${VS} ${args} 2>&1 >/dev/null); ul_rc=$?; [ -z "$ul_err" ] || printf '%s\\n' "$ul_err" >&2; [ "$ul_rc" -eq 0 ] || return "$ul_rc"; case $ul_err in *'Error detected while setting up'*) return 1 ;; esac`;
 
 describe('ovs_port (decisions on real ovs-vsctl output)', () => {
   it('does nothing for a port on its bridge with a datapath port', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseServiceFacts, type ServiceFacts } from '../facts/service.js';
+import { containedProblem } from '../transport/contained.js';
 import { checkParams } from './params.js';
 import { BOOT_ORDER_LIB, bootScript, definitionText, launcherText, legacyLauncherText, service, SERVICE_LIB, unitText, type ServiceParams } from './service.js';
 import type { Action, Decision, ModuleDef } from './types.js';
@@ -46,6 +47,24 @@ const runText = (d: Decision, i: number) => {
 const DEMO = { name: 'ul-demo', exec: 'sleep 300', env: { A: 'b c' } };
 
 describe('service (supervised): decide from captured facts', () => {
+  it('its commands run in the remote shell itself (contained.ts): start, stop, reload, enable, the definition directory', () => {
+    const decisions = [
+      decide({ ...DEMO, state: 'started', enabled: true }, sup(UNDEFINED)),
+      decide({ name: 'ul-demo', state: 'restarted' }, sup(RUNNING)),
+      decide({ name: 'ul-demo', state: 'reloaded' }, sup(RUNNING)),
+    ];
+    const runs = decisions.flatMap((d) => d.actions.flatMap((a) => (a.kind === 'run' ? [a] : [])));
+    expect(runs.map((a) => a.describe)).toEqual([
+      'mkdir -p /etc/underlay/services',
+      'enable ul-demo at boot (/etc/underlay/services/ul-demo.enabled)',
+      'start ul-demo',
+      'stop ul-demo (pid 8681)',
+      'start ul-demo',
+      'reload ul-demo (SIGHUP to pid 8681)',
+    ]);
+    for (const a of runs) expect([a.describe, a.cmd.contained, containedProblem(a.cmd.text)]).toEqual([a.describe, true, undefined]);
+  });
+
   it('nothing defined + started: define, then start', () => {
     const d = decide({ ...DEMO, state: 'started' }, sup(UNDEFINED));
     expect(d.changed).toBe(true);

@@ -67,7 +67,7 @@ import {
   servicePaths,
   type ServiceFacts,
 } from '../facts/service.js';
-import { quote, sh, type ShellCommand } from '../transport/quote.js';
+import { contained, quote, sh, type ShellCommand } from '../transport/quote.js';
 import type { Action, Decision, Diff, ExecResult, ModuleDef } from './types.js';
 
 export interface ServiceParams extends Record<string, unknown> {
@@ -402,15 +402,15 @@ function unitRuntime(text: string): string {
 
 function startCmd(name: string): ShellCommand {
   const p = servicePaths(name);
-  return sh`${SERVICE_LIB}
+  return contained(sh`${SERVICE_LIB}
 ul_start ${name}
 if ul_running ${name}; then
   echo "pid=$ul_p"
 else
   echo ${`service ${name} exited right after it was started; the end of ${p.log}:`} >&2
   tail -n 20 ${p.log} >&2
-  exit 1
-fi`;
+  return 1
+fi`);
 }
 
 function secondsText(s: number): string {
@@ -420,18 +420,18 @@ function secondsText(s: number): string {
 /** The check `settle` seconds after a start (read-only): the program still runs. */
 export function settleCheckCmd(name: string, settleSeconds: number): ShellCommand {
   const p = servicePaths(name);
-  return sh`${SERVICE_LIB}
+  return contained(sh`${SERVICE_LIB}
 if ! ul_running ${name}; then
   echo ${`service ${name} exited within ${secondsText(settleSeconds)} s of its start; the end of ${p.log}:`} >&2
   tail -n 20 ${p.log} >&2
-  exit 1
-fi`;
+  return 1
+fi`);
 }
 
 function stopCmd(name: string, pid: number, starttime: string, groupLeader: boolean): ShellCommand {
   const p = servicePaths(name);
   const target = groupLeader ? `-${pid}` : String(pid);
-  return sh`${SERVICE_LIB}
+  return contained(sh`${SERVICE_LIB}
 ul_kill() { kill -s "$1" -- ${target} 2>/dev/null || kill -s "$1" ${pid} 2>/dev/null; }
 if ul_alive ${pid} ${starttime}; then
   ul_kill TERM
@@ -442,14 +442,14 @@ if ul_alive ${pid} ${starttime}; then
     ul_i=0
     while [ "$ul_i" -lt 40 ] && ul_alive ${pid} ${starttime}; do sleep 0.05; ul_i=$((ul_i + 1)); done
   fi
-  if ul_alive ${pid} ${starttime}; then echo ${`service ${name} (pid ${pid}) did not stop`} >&2; exit 1; fi
+  if ul_alive ${pid} ${starttime}; then echo ${`service ${name} (pid ${pid}) did not stop`} >&2; return 1; fi
 fi
-rm -f -- ${p.pidfile} ${p.startfile}`;
+rm -f -- ${p.pidfile} ${p.startfile}`);
 }
 
 function hupCmd(pid: number, starttime: string): ShellCommand {
-  return sh`${SERVICE_LIB}
-ul_alive ${pid} ${starttime} && kill -s HUP ${pid}`;
+  return contained(sh`${SERVICE_LIB}
+ul_alive ${pid} ${starttime} && kill -s HUP ${pid}`);
 }
 
 /** The process of a supervised service, when it runs (see the file comment). */
@@ -484,7 +484,7 @@ function pidFinish(results: ExecResult[]): Record<string, unknown> {
 }
 
 /** The definitions' directory, made only where it is missing (no process when it is there). */
-const ensureDefDir = sh`[ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}`;
+const ensureDefDir = contained(sh`[ -d ${DEF_DIR} ] || mkdir -p -- ${DEF_DIR}`);
 
 function run(cmd: ShellCommand, describe: string): Action {
   return { kind: 'run', cmd, describe };
@@ -625,7 +625,7 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     done.push(f.def === null ? 'defined' : 'definition updated');
   }
   if (p.enabled === true && !f.enabledFlag) {
-    actions.push(run(sh`{ ${ensureDefDir}; } && : > ${paths.enabledFlag}`, `enable ${p.name} at boot (${paths.enabledFlag})`));
+    actions.push(run(contained(sh`{ ${ensureDefDir}; } && : > ${paths.enabledFlag}`), `enable ${p.name} at boot (${paths.enabledFlag})`));
     done.push('enabled');
   } else if (p.enabled === false && f.enabledFlag) {
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseSysctlFileResult, parseSysctlValue } from '../facts/sysctl.js';
+import { containedProblem } from '../transport/contained.js';
 import { checkParams } from './params.js';
 import { sysctl, type SysctlObserved, type SysctlParams } from './sysctl.js';
 import type { Decision, ModuleDef } from './types.js';
@@ -74,6 +75,9 @@ describe('sysctl: decide', () => {
     expect(decide({ name: 'net.ipv4.nope', value: 1 }, UNKNOWN, NO_FILE).failed).toBe('sysctl net.ipv4.nope: sysctl: cannot stat /proc/sys/net/ipv4/nope: No such file or directory');
     const d = decide({ name: 'net.ipv4.nope', value: 1, ignoreerrors: true }, UNKNOWN, NO_FILE);
     expect(described(d)).toEqual(['mkdir -p /etc/sysctl.d', 'write /etc/sysctl.d/99-underlay.conf', 'sysctl -p /etc/sysctl.d/99-underlay.conf']);
+    const reload = d.actions[2]!;
+    // with its redirection, run in the remote shell itself (contained.ts)
+    expect(reload.kind === 'run' && [reload.cmd.contained, containedProblem(reload.cmd.text)]).toEqual([true, undefined]);
     expect(d.actions[2]!.kind === 'run' && d.actions[2]!.cmd.text).toBe('sysctl -e -p -- /etc/sysctl.d/99-underlay.conf >/dev/null');
   });
 

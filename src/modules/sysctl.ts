@@ -21,7 +21,7 @@ import {
   type SysctlFile,
   type SysctlValue,
 } from '../facts/sysctl.js';
-import { sh } from '../transport/quote.js';
+import { contained, sh } from '../transport/quote.js';
 import type { Action, Decision, ModuleDef } from './types.js';
 
 export interface SysctlParams extends Record<string, unknown> {
@@ -102,7 +102,7 @@ export const sysctl: ModuleDef<SysctlParams, SysctlObserved> = {
       done.push(value === null ? `removed from ${p.sysctl_file}` : `written to ${p.sysctl_file}`);
       if (p.reload) {
         const ignore = p.ignoreerrors ? sh`-e ` : sh``;
-        actions.push({ kind: 'run', cmd: sh`sysctl ${ignore}-p -- ${p.sysctl_file} >/dev/null`, describe: `sysctl -p ${p.sysctl_file}` });
+        actions.push({ kind: 'run', cmd: contained(sh`sysctl ${ignore}-p -- ${p.sysctl_file} >/dev/null`), describe: `sysctl -p ${p.sysctl_file}` });
       }
     }
     const inFile = file.entries.filter((e) => sameSysctlName(e.key, p.name)).map((e) => e.value);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { containedProblem } from '../transport/contained.js';
 import { checkParams } from './params.js';
 import type { Decision, ModuleDef } from './types.js';
 import { markerName, parseUnarchiveFact, unarchive, unarchiveFactCommand, type UnarchiveObserved, type UnarchiveParams } from './unarchive.js';
@@ -59,9 +60,11 @@ describe('unarchive: decide', () => {
     expect(d.actions.map((a) => a.describe)).toEqual([`upload /ctl/files/a.tar to /tmp/.underlay-unarchive-${sha.slice(0, 32)}`, `tar -x -f /tmp/.underlay-unarchive-${sha.slice(0, 32)} -C ${dir}`]);
     const run = d.actions[1]!;
     if (run.kind !== 'run') throw new Error('run expected');
+    // run in the remote shell itself (contained.ts)
+    expect([run.cmd.contained, containedProblem(run.cmd.text)]).toEqual([true, undefined]);
     const noSame = process.getuid!() === 0 ? '' : ' --no-same-owner';
     expect(run.cmd.text).toBe(
-      `tar -x -v -f /tmp/.underlay-unarchive-${sha.slice(0, 32)} -C ${dir} --strip-components=1${noSame} '--exclude=*.md' -- x/y\nul_rc=$?\nrm -f -- /tmp/.underlay-unarchive-${sha.slice(0, 32)}\n[ "$ul_rc" = 0 ] || exit "$ul_rc"\nrm -f -- ${dir}/.underlay-unarchive.*\n: > ${dir}/${marker}`,
+      `tar -x -v -f /tmp/.underlay-unarchive-${sha.slice(0, 32)} -C ${dir} --strip-components=1${noSame} '--exclude=*.md' -- x/y\nul_rc=$?\nrm -f -- /tmp/.underlay-unarchive-${sha.slice(0, 32)}\n[ "$ul_rc" = 0 ] || return "$ul_rc"\nrm -f -- ${dir}/.underlay-unarchive.*\n: > ${dir}/${marker}`,
     );
     expect(d.finish?.([{ command: '', exitCode: 0, stdout: 'x/\nx/y\n', stderr: '', durationMs: 1 }])).toEqual({ extracted: 2 });
   });

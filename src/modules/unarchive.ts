@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { effectiveUidCommand } from '../facts/content.js';
-import { sh, type ShellCommand } from '../transport/quote.js';
+import { contained, sh, type ShellCommand } from '../transport/quote.js';
 import { parseChecksum, type DigestName } from './get_url.js';
 import type { Action, Decision, ExecResult, ModuleDef } from './types.js';
 
@@ -66,15 +66,14 @@ export function unarchiveFactCommand(p: { dest: string; creates?: string; remote
   ${p.algo !== undefined && p.algo !== 'sha256' ? sh`echo "src_digest=$(${`${p.algo}sum`} < ${p.remoteSrc} | cut -d ' ' -f 1)"` : sh`:`}
 fi`
       : sh`:`;
-  return sh`LC_ALL=C; export LC_ALL
-if [ -d ${p.dest} ]; then
+  return contained(sh`if [ -d ${p.dest} ]; then
   echo dest_is_dir=1
   for ul_m in ${p.dest}/.underlay-unarchive.*; do [ -e "$ul_m" ] && echo "marker=\${ul_m##*/}"; done
 fi
 ${creates}
 printf uid=; ${effectiveUidCommand()}
 if command -v tar >/dev/null 2>&1; then echo tar=1; fi
-${src}`;
+${src}`);
 }
 
 export function parseUnarchiveFact(stdout: string): UnarchiveFacts {
@@ -103,12 +102,12 @@ function extractCommand(archive: string, p: UnarchiveParams, noSameOwner: boolea
   opts.push(...(p.extra_opts ?? []));
   const members = p.include && p.include.length > 0 ? sh` -- ${p.include}` : sh``;
   const cleanup = removeArchive ? sh`rm -f -- ${archive}` : sh`:`;
-  return sh`tar ${opts}${members}
+  return contained(sh`tar ${opts}${members}
 ul_rc=$?
 ${cleanup}
-[ "$ul_rc" = 0 ] || exit "$ul_rc"
+[ "$ul_rc" = 0 ] || return "$ul_rc"
 rm -f -- ${p.dest}/.underlay-unarchive.*
-: > ${`${p.dest}/${marker}`}`;
+: > ${`${p.dest}/${marker}`}`);
 }
 
 export const unarchive: ModuleDef<UnarchiveParams, UnarchiveObserved> = {

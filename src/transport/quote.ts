@@ -19,10 +19,23 @@ export class ShellCommand {
   constructor(
     readonly text: string,
     readonly plain = false,
+    /**
+     * Written to run in the remote shell itself, as a function body (contained.ts): the
+     * shell runs it without a subshell when containedProblem finds nothing in it.
+     */
+    readonly contained = false,
   ) {}
   toString(): string {
     return this.text;
   }
+}
+
+/**
+ * Marks one of our own scripts as written for the remote shell itself (contained.ts): it
+ * ends with `return`, never `exit`, and changes nothing the shell keeps.
+ */
+export function contained(cmd: ShellCommand): ShellCommand {
+  return new ShellCommand(cmd.text, false, true);
 }
 
 /** Marks literal shell text as safe. Only for constants written in our own source. */

@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { raw, sh } from './quote.js';
+import { contained, raw, sh } from './quote.js';
 import { frameCommand } from './shell.js';
 
 const MARK = 'UL_m:1:';
 const DELIM = 'UL_D';
 /** Runs framed commands one after another in one real sh, as the persistent remote shell does. */
-function persistent(script: string, env: Record<string, string> = {}): string {
-  return execFileSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', ...env } });
+function persistent(script: string, env: Record<string, string> = {}, args: string[] = []): string {
+  return execFileSync('/bin/sh', ['-s', ...args], { input: script, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin', ...env } });
 }
 
 describe('frameCommand', () => {
@@ -83,5 +83,38 @@ describe('frameCommand', () => {
       'still here',
       `${MARK}0`,
     ]);
+  });
+
+  it('runs a contained script (contained.ts) as a function in the shell itself, anything it may not do in a subshell', () => {
+    const ok = contained(raw('if [ -d / ]; then return 3; fi'));
+    expect(frameCommand(ok, MARK, DELIM, {})).toMatch(/^__ul_c\(\) \{\nif \[ -d \/ \]; then return 3; fi\n\}; __ul_c <\/dev\/null; __ul_rc=\$\?; hash -r;/);
+    // elsewhere than in the shell itself it is still a function (it ends with return)
+    expect(frameCommand(ok, MARK, DELIM, { timeoutMs: 1000 })).toMatch(/^timeout -k 2 1\.000 sh -c '__ul_c\(\) \{\n.*\n\}; __ul_c' <\/dev\/null;/);
+    expect(frameCommand(ok, MARK, DELIM, { cwd: '/tmp' })).toMatch(/^\( cd -- \/tmp \|\| exit ; eval '__ul_c\(\) \{\n.*\n\}; __ul_c' \) <\/dev\/null;/);
+    // what the lint refuses runs as before: eval in a subshell
+    expect(frameCommand(contained(raw('cd /; exit 4')), MARK, DELIM, {})).toMatch(/^\( eval 'cd \/; exit 4' \) <\/dev\/null;/);
+  });
+
+  it('in a real sh: a contained script starts its programs from the shell itself, returns its code, reads no stdin and leaves the shell as it was', () => {
+    const script = [
+      frameCommand(raw('echo "[$#:${1-}]"'), MARK, DELIM, {}),
+      // the program's parent is the persistent shell ($$): no subshell in between
+      frameCommand(contained(raw('ul_parent=$(echo "$$"); sh -c \'echo "$PPID"\'; echo "$ul_parent"')), MARK, DELIM, {}),
+      // the same in a subshell, for contrast: the parent is the subshell
+      frameCommand(raw('sh -c \'echo "$PPID"\'; echo "$$"'), MARK, DELIM, {}),
+      frameCommand(contained(raw('set -- a b c; if [ $# -eq 3 ]; then return 3; fi; echo not here')), MARK, DELIM, {}),
+      // its stdin is /dev/null, not the rest of the script
+      frameCommand(contained(raw('if read -r ul_line; then echo "read [$ul_line]"; else echo "no stdin"; fi')), MARK, DELIM, {}),
+      frameCommand(contained(raw('cd /; exit 4')), MARK, DELIM, {}),
+      frameCommand(raw('echo "[$#:${1-}][$PWD]"'), MARK, DELIM, {}),
+    ].join('');
+    const out = persistent(script, {}, ['kept']).split('\n').filter((l) => l !== '');
+    expect(out.slice(0, 2)).toEqual(['[1:kept]', `${MARK}0`]);
+    const [inPlaceChild, shellPid] = [out[2], out[3]];
+    expect(inPlaceChild).toMatch(/^\d+$/);
+    expect(inPlaceChild).toBe(shellPid);
+    expect(out[4]).toBe(`${MARK}0`);
+    expect(out[5]).not.toBe(out[6]); // from a subshell: the child's parent is not the shell
+    expect(out.slice(7)).toEqual([`${MARK}0`, `${MARK}3`, 'no stdin', `${MARK}0`, `${MARK}4`, `[1:kept][${process.cwd()}]`, `${MARK}0`]);
   });
 });

@@ -19,6 +19,14 @@
  *   The shell starts the program with vfork and exec, instead of forking a copy of itself
  *   that then execs it: a builtin costs no process at all, a program about a third less
  *   CPU on the host (the fork copied the shell's page tables, the exec tore them down).
+ * - One of our own scripts written for it (`contained()`, contained.ts) runs in the shell
+ *   itself as the body of a function, where the lint finds nothing it may not do there:
+ *       __ul_c() {
+ *       SCRIPT
+ *       }; __ul_c </dev/null; __ul_rc=$?; hash -r
+ *   It ends with `return`, its programs are started with vfork, and it costs no fork of
+ *   the shell: the observations and actions of a worker's first run took about 40 such
+ *   forks per host, each about as much CPU on the host as a program.
  * - Its stdin is /dev/null, or the bytes given, sent base64-encoded in a here-document on
  *   the control stream (never in argv): `base64 -d <<'D' | ( ... )`.
  * - Output is kept as bytes and split exactly at the sentinel: nothing is trimmed, output
@@ -34,7 +42,8 @@
 import type { ClientChannel } from 'ssh2';
 import { CommandError, InputError } from '../errors.js';
 import type { ExecResult as ModuleExecResult } from '../modules/types.js';
-import { isSimpleCommand, join, raw, runsInPlace, sh, type ShellCommand } from './quote.js';
+import { containedProblem } from './contained.js';
+import { isSimpleCommand, join, raw, runsInPlace, sh, ShellCommand } from './quote.js';
 
 export interface ExecResult extends ModuleExecResult {
   /** stdout exactly as received (stdout is its UTF-8 decoding). */
@@ -60,6 +69,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Builds the script text for one command (the sentinel included). */
 export function frameCommand(cmd: ShellCommand, marker: string, delimiter: string, opts: RunOptions, guard?: SequenceGuard): string {
+  // One of our own scripts written as a function body (contained.ts): it runs as one,
+  // in the shell itself where nothing else asks for a subshell, else in the subshell.
+  const asFunction = cmd.contained && containedProblem(cmd.text) === undefined;
+  if (cmd.contained && !asFunction) cmd = new ShellCommand(cmd.text);
   const parts: ShellCommand[] = [];
   let timeout: ShellCommand | undefined;
   if (opts.cwd !== undefined) parts.push(sh`cd -- ${opts.cwd} || exit`);
@@ -67,17 +80,20 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
     if (!ENV_NAME.test(k)) throw new InputError(`bad environment variable name ${JSON.stringify(k)}`);
     parts.push(sh`export ${k}=${v}`);
   }
+  // defined and called (elsewhere than in the shell itself too: it ends with `return`)
+  const called = asFunction ? sh`__ul_c() {${raw('\n' + cmd.text + '\n')}}; __ul_c` : undefined;
+  const script = called?.text ?? cmd.text;
   if (opts.timeoutMs !== undefined) {
     if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) throw new InputError(`bad timeout ${opts.timeoutMs} ms`);
     const secs = (Math.max(opts.timeoutMs, 1) / 1000).toFixed(3);
-    timeout = sh`timeout -k ${KILL_AFTER_S} ${secs} sh -c ${cmd.text}`;
+    timeout = sh`timeout -k ${KILL_AFTER_S} ${secs} sh -c ${script}`;
     parts.push(sh`exec ${timeout}`);
   } else if (isSimpleCommand(cmd)) {
     // One simple command of plain words cannot be a syntax error: it goes in as it is,
     // and the subshell execs it (no fork beyond the subshell's own).
     parts.push(cmd);
   } else {
-    parts.push(sh`eval ${cmd.text}`);
+    parts.push(sh`eval ${script}`);
   }
   const body = join(parts, ';');
   const input = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
@@ -86,9 +102,9 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
   // started with vfork, not after a fork of the whole shell (runsInPlace). `hash -r`
   // after it: the shell forgets where it found the program, so every later command, in
   // place or in a subshell, finds its programs along PATH as a new shell would.
-  const inPlace = b64 === undefined && opts.cwd === undefined && Object.keys(opts.env ?? {}).length === 0 && (timeout !== undefined || runsInPlace(cmd));
+  const inPlace = b64 === undefined && opts.cwd === undefined && Object.keys(opts.env ?? {}).length === 0 && (timeout !== undefined || runsInPlace(cmd) || asFunction);
   let run = inPlace
-    ? sh`${timeout ?? cmd} </dev/null; __ul_rc=$?; hash -r`
+    ? sh`${timeout ?? called ?? cmd} </dev/null; __ul_rc=$?; hash -r`
     : b64 !== undefined
       ? sh`base64 -d <<'${delimiter}' | ( ${body} ); __ul_rc=$?`
       : sh`( ${body} ) </dev/null; __ul_rc=$?`;
