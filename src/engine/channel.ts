@@ -10,6 +10,7 @@ import { dirname, basename, join } from 'node:path';
 import type { ExecResult } from '../modules/types.js';
 import type { ShellCommand } from '../transport/quote.js';
 import { SKIPPED, type SequenceItem } from '../transport/shell.js';
+import { scriptText } from '../transport/contained.js';
 
 export { SKIPPED, type SequenceItem };
 
@@ -70,7 +71,7 @@ export class LocalChannel implements HostChannel {
   async run(cmd: ShellCommand, opts: ChannelRunOptions = {}): Promise<ExecResult> {
     const started = Date.now();
     return new Promise((resolve) => {
-      const child = spawn('/bin/sh', ['-c', cmd.text], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', scriptText(cmd)], { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { scriptText } from '../transport/contained.js';
 import { parseProcStat, parseServiceFacts, serviceFactCommand, SERVICE_NAME } from './service.js';
 
 // Captured inside a private mount namespace: serviceFactCommand('ul-demo') with nothing defined;
@@ -57,7 +58,7 @@ describe('service fact parser', () => {
   });
 
   it('the command runs under dash on a host without the service (read only)', () => {
-    const out = execFileSync('/bin/sh', ['-c', serviceFactCommand('ul-no-such-service-here').text], { encoding: 'utf8' });
+    const out = execFileSync('/bin/sh', ['-c', scriptText(serviceFactCommand('ul-no-such-service-here'))], { encoding: 'utf8' });
     const f = parseServiceFacts(out);
     expect(f.init === 'systemd' ? f.enabled : f.def).toBe(f.init === 'systemd' ? 'not-found' : null);
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalChannel } from '../engine/channel.js';
+import { scriptText } from '../transport/contained.js';
 import { CommandError } from '../errors.js';
 import type { ExecResult } from '../modules/types.js';
 import { backupStampCommand, fileContentCommand, parseBackupStamp, parseFileContent } from './content.js';
@@ -48,7 +49,7 @@ describe('statCommand + parseStat', () => {
       const cmd = statCommand(join(fx, 'secret'), { checksum: true });
       // the directory must be searchable by nobody
       chmodSync(dir, 0o755);
-      const r = spawnSync('runuser', ['-u', 'nobody', '--', '/bin/sh', '-c', cmd.text], { encoding: 'utf8' });
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', '/bin/sh', '-c', scriptText(cmd)], { encoding: 'utf8' });
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(STAT_FIXTURE_UNREADABLE);
       expect(r.stderr).toMatch(/Permission denied/);
@@ -217,7 +218,7 @@ describe('statsCommand + parseStats', () => {
     chmodSync(dir, 0o755);
     chmodSync(m, 0o755);
     const req: StatsRequest = { paths: [{ path: join(m, names.secret), checksum: true }, { path: join(m, names.file), checksum: true }], uid: true };
-    const r = runUnprivileged(statsCommand(req).text);
+    const r = runUnprivileged(scriptText(statsCommand(req)));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Permission denied/);
     const got = parseStats(req, r);
@@ -238,7 +239,7 @@ describe('statsCommand + parseStats', () => {
     }
     const count = (req: StatsRequest): Record<string, number> => {
       writeFileSync(log, '');
-      const cmd = statsCommand(req).text;
+      const cmd = scriptText(statsCommand(req));
       const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` } });
       expect(r.status, r.stderr).toBe(0);
       parseStats(req, { command: cmd, exitCode: 0, stdout: r.stdout, stderr: r.stderr });
@@ -269,7 +270,7 @@ describe('statsCommand + parseStats', () => {
     // the fixture directory is made by the statCommand tests above; directory sizes vary
     const names = (Object.keys(STAT_FIXTURES) as StatFixtureName[]).filter((n) => !['sub dir', 'plain', 'dirlink'].includes(n));
     const req: StatsRequest = { paths: names.map((n) => ({ path: join(fx, n), checksum: true })), exists: [join(fx, 'link'), join(fx, 'dangling')], dirs: [fx, join(fx, 'link'), join(fx, 'no such thing')] };
-    const r = spawnSync('/bin/sh', ['-c', statsCommand(req).text], { encoding: 'utf8' });
+    const r = spawnSync('/bin/sh', ['-c', scriptText(statsCommand(req))], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(statsOutput({ stats: names.map((n) => STAT_FIXTURES[n]), exists: [true, false], dirs: [true, false, null] }));
   });
@@ -279,7 +280,7 @@ describe('statsCommand + parseStats', () => {
     mkdirSync(bin, { recursive: true });
     for (const prog of ['stat', 'id', 'date', 'readlink']) writeFileSync(join(bin, prog), `#!/bin/sh\necho "${prog}: cannot do it: Permission denied" >&2\nexit 1\n`, { mode: 0o755 });
     const run = (req: StatsRequest, only: string) => {
-      const cmd = statsCommand(req).text;
+      const cmd = scriptText(statsCommand(req));
       const fake = join(dir, `only-${only}`);
       mkdirSync(fake, { recursive: true });
       spawnSync('cp', [join(bin, only), fake]);
@@ -381,7 +382,7 @@ describe('fileContentCommand + parseFileContent', () => {
     writeFileSync(p, 'x', { mode: 0o600 });
     chmodSync(dir, 0o755);
     const cmd = fileContentCommand(p);
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', '/bin/sh', '-c', cmd.text], { encoding: 'utf8' });
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', '/bin/sh', '-c', scriptText(cmd)], { encoding: 'utf8' });
     expect(() => parseFileContent({ command: cmd.text, exitCode: r.status ?? -1, stdout: r.stdout, stderr: r.stderr })).toThrow(/Permission denied/);
   });
 });

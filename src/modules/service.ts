@@ -625,7 +625,7 @@ function decideSupervised(p: ServiceParams, f: Extract<ServiceFacts, { init: 'su
     done.push(f.def === null ? 'defined' : 'definition updated');
   }
   if (p.enabled === true && !f.enabledFlag) {
-    actions.push(run(contained(sh`{ ${ensureDefDir}; } && : > ${paths.enabledFlag}`), `enable ${p.name} at boot (${paths.enabledFlag})`));
+    actions.push(run(contained(sh`{ ${ensureDefDir}; } && true > ${paths.enabledFlag}`), `enable ${p.name} at boot (${paths.enabledFlag})`));
     done.push('enabled');
   } else if (p.enabled === false && f.enabledFlag) {
     actions.push(run(sh`rm -f -- ${paths.enabledFlag}`, `disable ${p.name} at boot (rm ${paths.enabledFlag})`));

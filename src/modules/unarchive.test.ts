@@ -64,7 +64,7 @@ describe('unarchive: decide', () => {
     expect([run.cmd.contained, containedProblem(run.cmd.text)]).toEqual([true, undefined]);
     const noSame = process.getuid!() === 0 ? '' : ' --no-same-owner';
     expect(run.cmd.text).toBe(
-      `tar -x -v -f /tmp/.underlay-unarchive-${sha.slice(0, 32)} -C ${dir} --strip-components=1${noSame} '--exclude=*.md' -- x/y\nul_rc=$?\nrm -f -- /tmp/.underlay-unarchive-${sha.slice(0, 32)}\n[ "$ul_rc" = 0 ] || return "$ul_rc"\nrm -f -- ${dir}/.underlay-unarchive.*\n: > ${dir}/${marker}`,
+      `tar -x -v -f /tmp/.underlay-unarchive-${sha.slice(0, 32)} -C ${dir} --strip-components=1${noSame} '--exclude=*.md' -- x/y\nul_rc=$?\nrm -f -- /tmp/.underlay-unarchive-${sha.slice(0, 32)}\n[ "$ul_rc" = 0 ] || return "$ul_rc"\nrm -f -- ${dir}/.underlay-unarchive.*\ntrue > ${dir}/${marker}`,
     );
     expect(d.finish?.([{ command: '', exitCode: 0, stdout: 'x/\nx/y\n', stderr: '', durationMs: 1 }])).toEqual({ extracted: 2 });
   });

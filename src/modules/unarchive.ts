@@ -107,7 +107,7 @@ ul_rc=$?
 ${cleanup}
 [ "$ul_rc" = 0 ] || return "$ul_rc"
 rm -f -- ${p.dest}/.underlay-unarchive.*
-: > ${`${p.dest}/${marker}`}`);
+true > ${`${p.dest}/${marker}`}`);
 }
 
 export const unarchive: ModuleDef<UnarchiveParams, UnarchiveObserved> = {

@@ -30,10 +30,17 @@ describe('containedProblem', () => {
       'echo "$(cd /; exit 2)"',
       'case $ul_x in exit|cd) echo word ;; *) return 1 ;; esac',
       'ul_i=$((ul_i + 1)); [ "$ul_i" -le 3 ]',
+      '[ $((ul_i <= 3)) = 1 ] && [ $((ul_i == 3)) = 1 ] || [ $((ul_i != 2)) = 1 ]',
       'set +m; setsid sh /x </dev/null >>/log 2>&1 & ul_p=$!',
       'command -v tar >/dev/null 2>&1',
-      ': > /run/flag',
+      'true > /run/flag',
+      '{ [ -d /x ] || mkdir -p -- /x; } && true > /x/flag',
+      'return 1 >&2',
       '# a comment: exit cd export\necho ok',
+      "# the shell's own comment, an apostrophe in it\necho ok",
+      // single quotes hold no expansion, also inside $(...) and ${...} in double quotes
+      "echo '${X:=1} $((X=2)) ${Y?}'",
+      'echo "$(printf \'%s\' \'${X:=1}\')" "${ul_s##*") "}"',
       'IFS=: read -r ul_a ul_b </etc/x',
     ]) {
       expect([ok, containedProblem(ok)]).toEqual([ok, undefined]);
@@ -49,6 +56,7 @@ describe('containedProblem', () => {
       ['x=1', /assignment to x/],
       ['PATH=/bin', /assignment to PATH/],
       ['X=1 :', /in front of :/],
+      ['ul_f() { :; }; LC_ALL=C ul_f', /in front of the function ul_f/],
       ['read -r pid </x', /read into pid/],
       ['for f in a; do :; done', /for loop over f/],
       ['cd() { :; }', /cd/],
@@ -70,6 +78,21 @@ describe('containedProblem', () => {
       ["echo 'open", /unterminated/],
       ['case $ul_x in a) ;; esac; exit', /exit/],
       ['( exit 1 )', /exit/],
+      // quoting does not change what a command word runs
+      ["'cd' /", /cd/],
+      ['\\exit 1', /exit/],
+      ['"export" X', /export/],
+      // a failed redirection of a special builtin ends the shell
+      [': > /run/flag', /redirection of :/],
+      ['set -- a >/x', /redirection of set/],
+      // expansions that assign or end the shell, quoted or nested too
+      ['echo "${X:=1}"', /assigns/],
+      ['echo ${ul_a:-${X=1}}', /assigns/],
+      ['echo ${X?unset}', /ends the shell/],
+      ['echo "${ul_x:?}"', /ends the shell/],
+      ['echo "$((X=2))"', /\$\(\(/],
+      ['echo $((ul_x <<= 1))', /\$\(\(/],
+      ['echo $((ul_x += 1))', /\$\(\(/],
     ];
     for (const [text, why] of cases) expect([text, containedProblem(text)]).toEqual([text, expect.stringMatching(why)]);
   });

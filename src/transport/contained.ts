@@ -12,28 +12,37 @@
  *     }; __ul_c </dev/null; __ul_rc=$?; hash -r
  *
  * Inside a function `return N` ends the script with exit code N, and `set --` changes the
- * function's own positional parameters. What a script must not do there, since it would
- * end or change the shell that runs every later command, is what `containedProblem`
- * looks for, a lint of our own scripts (not a sandbox for text from elsewhere): a
- * script it finds a problem in runs in a subshell as before, so a slip costs a fork, not
- * a broken shell. It refuses, outside quotes, `$(...)` and `${...}`:
- * - the command words that end or change the shell: exit, exec, cd, export, trap, umask,
- *   readonly, unset, eval, `.`, source, alias, unalias, ulimit, hash, wait, jobs, fg,
- *   bg, getopts, local, `command` other than `command -v`, and `set` other than `set --`
- *   and `set +m`;
+ * function's own positional parameters. Anywhere else (`sh -c` under a time limit, a
+ * subshell, the controller's /bin/sh) it runs as the same function too (`scriptText`).
+ *
+ * What a script must not do in the shell itself, since it would end or change the shell
+ * that runs every later command, is what `containedProblem` looks for: a lint of our own
+ * scripts, not a sandbox for text from elsewhere. A script it finds a problem in runs in
+ * a subshell, so a slip costs a fork, not a broken shell. It refuses:
+ * - the command words that end or change the shell, quoted or not: exit, exec, cd,
+ *   export, trap, umask, readonly, unset, eval, `.`, source, alias, unalias, ulimit, hash,
+ *   wait, jobs, fg, bg, getopts, local, `command` other than `command -v`, and `set`
+ *   other than `set --` and `set +m` (job control is off in this shell already);
+ * - a redirection of a special builtin (`: > FILE`): where it fails, a non-interactive
+ *   shell ends (`true > FILE` does not);
  * - assignments that stay: of a name not starting with `ul_` or `__ul_` and not in front
- *   of a command word (in front of a special builtin they stay too), `read` and `for`
+ *   of a command word (in front of a special builtin they stay too, and in front of a
+ *   function call where bash is `sh`), `read` and `for`
  *   into such a name, `${NAME=...}` and `${NAME:=...}`, an assignment in `$((...))`;
+ * - `${NAME?...}`, which ends the shell where NAME is unset;
  * - functions named other than `ul_*` or `__ul_*`;
  * - here-documents and backquotes, which the lint does not follow.
- * What runs in `$(...)` runs in a subshell anyway and is not looked at. The script must
- * also parse, as every template of ours does whatever values it quotes: a syntax error
- * would end the shell it runs in.
+ * What runs in `$(...)` runs in a subshell anyway; only the expansions above are looked
+ * for there. Two more things would end the shell and are the script's own care: a
+ * syntax error (every template of ours parses whatever values it quotes), and arithmetic
+ * on a value that is not a number (our scripts compute only on counters they set).
  *
  * Kept by the shell after such a script: its `ul_*` variables and functions (each script
  * sets what it reads), and the programs it started in the background (a supervised
  * service's start), whose parent is the shell until it ends.
  */
+
+import type { ShellCommand } from './quote.js';
 
 /** The command words that end the shell or change what it gives later commands. */
 const FORBIDDEN = new Set([
@@ -49,8 +58,37 @@ const ASSIGN = /^([A-Za-z_][A-Za-z0-9_]*)=/;
 
 type Token = { kind: 'word'; text: string } | { kind: 'op'; text: string };
 
+/**
+ * The text to run for `cmd` anywhere but as a framed command of the persistent shell
+ * (`sh -c`, a subshell, the controller's own /bin/sh): a contained script defined as the
+ * function `__ul_c` and called, since it ends with `return`, which only a function may
+ * use (dash would take it for `exit`, bash refuses it); any other command as it is.
+ */
+export function scriptText(cmd: ShellCommand): string {
+  return cmd.contained ? `__ul_c() {\n${cmd.text}\n}; __ul_c` : cmd.text;
+}
+
 /** Why `script` cannot run in the persistent shell itself, or undefined when it can. */
 export function containedProblem(script: string): string | undefined {
+  // Anywhere but in single quotes, in double quotes and $(...) too (a false refusal costs
+  // a fork, nothing more): ${NAME=...} and ${NAME:=...} assign; ${NAME?...} ends the
+  // shell where NAME is unset.
+  const expanded = withoutSingleQuoted(script);
+  if (expanded === undefined) return 'an unterminated quote';
+  for (const m of expanded.matchAll(/\$\{#?([A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])(:?)([=?])/g)) {
+    if (m[3] === '?') return `\${${m[1]}${m[2]}?...} ends the shell where ${m[1]} is unset`;
+    if (!OWN.test(m[1] as string)) return `\${${m[1]}${m[2]}=...} assigns`;
+  }
+  // an assignment in $((...)) (=, +=, <<=, ...), not a comparison (==, !=, <=, >=)
+  for (let i = expanded.indexOf('$(('); i >= 0; i = expanded.indexOf('$((', i + 3)) {
+    let inner: string;
+    try {
+      inner = expanded.slice(i + 3, skipParens(expanded, i + 1) - 2);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    if (/(^|[^=!<>])=($|[^=])|<<=|>>=/.test(inner)) return 'an assignment in $((...))';
+  }
   let tokens: Token[];
   try {
     tokens = tokenize(script);
@@ -60,15 +98,23 @@ export function containedProblem(script: string): string | undefined {
   let prefix: string[] = [];
   let cmd: string | undefined;
   let args: string[] = [];
+  let redirected = false;
   let inCasePatterns = false;
   const end = (): string | undefined => {
     if (cmd === undefined) {
       const stays = prefix.find((n) => !OWN.test(n));
       if (stays) return `an assignment to ${stays} stays in the shell`;
     } else {
+      if (OWN.test(cmd)) {
+        // a function of ours: bash as sh keeps assignments in front of a function call
+        const stays = prefix.find((n) => !OWN.test(n));
+        if (stays) return `an assignment to ${stays} in front of the function ${cmd} stays in the shell (bash)`;
+      }
       if (SPECIAL.has(cmd)) {
         const stays = prefix.find((n) => !OWN.test(n));
         if (stays) return `an assignment to ${stays} in front of ${cmd} stays in the shell`;
+        // a redirection that fails ends the shell there (`true > FILE` does not)
+        if (redirected) return `a redirection of ${cmd}`;
       }
       if (cmd === 'set' && !(args[0] === '--' || (args.length === 1 && args[0] === '+m'))) return `set ${args.join(' ')} changes the shell`;
       if (cmd === 'read') {
@@ -89,9 +135,11 @@ export function containedProblem(script: string): string | undefined {
         cmd = undefined;
         prefix = [];
         args = [];
+        redirected = false;
         continue;
       }
       if (t.text === '<' || t.text === '>') {
+        redirected = true;
         i++; // the redirection's target
         continue;
       }
@@ -102,10 +150,12 @@ export function containedProblem(script: string): string | undefined {
       cmd = undefined;
       prefix = [];
       args = [];
+      redirected = false;
       if (t.text === ')' && inCasePatterns) inCasePatterns = false;
       continue;
     }
-    const w = t.text;
+    // quotes and backslashes do not change what a command word runs (`'cd'`, `\\exit`)
+    const w = t.text.replace(/['"\\]/g, '');
     if (inCasePatterns) {
       if (w === 'esac') inCasePatterns = false;
       continue;
@@ -180,17 +230,13 @@ function tokenize(s: string): Token[] {
     }
     if (c === '`') throw new Error('a backquote');
     if (c === '$' && s[i + 1] === '(') {
-      const arith = s[i + 2] === '(';
       const j = skipParens(s, i + 1);
-      if (arith && /(^|[^=!<>])=($|[^=])/.test(s.slice(i + 3, j - 2))) throw new Error('an assignment in $((...))');
       word += s.slice(i, j);
       i = j;
       continue;
     }
     if (c === '$' && s[i + 1] === '{') {
       const j = skipBraces(s, i + 1);
-      const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*):?=/.exec(s.slice(i, j));
-      if (m && !OWN.test(m[1] as string)) throw new Error(`\${${m[1]}=...} assigns`);
       word += s.slice(i, j);
       i = j;
       continue;
@@ -234,6 +280,49 @@ function tokenize(s: string): Token[] {
     i++;
   }
   flush();
+  return out;
+}
+
+/**
+ * `s` with what single quotes hold (outside double quotes) blanked out, the quotes kept:
+ * the text the shell expands. Undefined for an unterminated single quote.
+ */
+function withoutSingleQuoted(s: string): string | undefined {
+  let out = '';
+  let dq = false;
+  // $(...) and ${...} quote afresh inside double quotes: for each one open, the
+  // double-quote state around it, its brackets and how many are open
+  const outer: { dq: boolean; open: string; close: string; depth: number }[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    const top = outer[outer.length - 1];
+    if (c === '\\') {
+      out += s.slice(i, i + 2);
+      i++;
+    } else if (c === '$' && (s[i + 1] === '(' || s[i + 1] === '{')) {
+      const open = s[i + 1] as string;
+      outer.push({ dq, open, close: open === '(' ? ')' : '}', depth: 1 });
+      dq = false;
+      out += c + open;
+      i++;
+    } else if (top && !dq && (c === top.open || c === top.close)) {
+      top.depth += c === top.open ? 1 : -1;
+      if (top.depth === 0) dq = (outer.pop() as { dq: boolean }).dq;
+      out += c;
+    } else if (c === '#' && !dq && (i === 0 || /[\s;&|()]/.test(s[i - 1] as string))) {
+      // a comment, to the end of its line
+      const j = s.indexOf('\n', i);
+      i = (j < 0 ? s.length : j) - 1;
+    } else if (c === '"') {
+      dq = !dq;
+      out += c;
+    } else if (c === "'" && !dq) {
+      const j = s.indexOf("'", i + 1);
+      if (j < 0) return undefined;
+      out += `'${' '.repeat(j - i - 1)}'`;
+      i = j;
+    } else out += c;
+  }
   return out;
 }
 

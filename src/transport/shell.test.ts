@@ -91,8 +91,8 @@ describe('frameCommand', () => {
     // elsewhere than in the shell itself it is still a function (it ends with return)
     expect(frameCommand(ok, MARK, DELIM, { timeoutMs: 1000 })).toMatch(/^timeout -k 2 1\.000 sh -c '__ul_c\(\) \{\n.*\n\}; __ul_c' <\/dev\/null;/);
     expect(frameCommand(ok, MARK, DELIM, { cwd: '/tmp' })).toMatch(/^\( cd -- \/tmp \|\| exit ; eval '__ul_c\(\) \{\n.*\n\}; __ul_c' \) <\/dev\/null;/);
-    // what the lint refuses runs as before: eval in a subshell
-    expect(frameCommand(contained(raw('cd /; exit 4')), MARK, DELIM, {})).toMatch(/^\( eval 'cd \/; exit 4' \) <\/dev\/null;/);
+    // what the lint refuses runs in a subshell, still as a function
+    expect(frameCommand(contained(raw('cd /; exit 4')), MARK, DELIM, {})).toMatch(/^\( eval '__ul_c\(\) \{\ncd \/; exit 4\n\}; __ul_c' \) <\/dev\/null;/);
   });
 
   it('in a real sh: a contained script starts its programs from the shell itself, returns its code, reads no stdin and leaves the shell as it was', () => {
@@ -106,6 +106,10 @@ describe('frameCommand', () => {
       // its stdin is /dev/null, not the rest of the script
       frameCommand(contained(raw('if read -r ul_line; then echo "read [$ul_line]"; else echo "no stdin"; fi')), MARK, DELIM, {}),
       frameCommand(contained(raw('cd /; exit 4')), MARK, DELIM, {}),
+      // a failing redirection: of a regular builtin in place, of a special one (which would
+      // end the shell) refused by the lint, so in a subshell
+      frameCommand(contained(raw('true > /nonexistent/ul-dir/f')), MARK, DELIM, {}),
+      frameCommand(contained(raw(': > /nonexistent/ul-dir/f')), MARK, DELIM, {}),
       frameCommand(raw('echo "[$#:${1-}][$PWD]"'), MARK, DELIM, {}),
     ].join('');
     const out = persistent(script, {}, ['kept']).split('\n').filter((l) => l !== '');
@@ -115,6 +119,6 @@ describe('frameCommand', () => {
     expect(inPlaceChild).toBe(shellPid);
     expect(out[4]).toBe(`${MARK}0`);
     expect(out[5]).not.toBe(out[6]); // from a subshell: the child's parent is not the shell
-    expect(out.slice(7)).toEqual([`${MARK}0`, `${MARK}3`, 'no stdin', `${MARK}0`, `${MARK}4`, `[1:kept][${process.cwd()}]`, `${MARK}0`]);
+    expect(out.slice(7)).toEqual([`${MARK}0`, `${MARK}3`, 'no stdin', `${MARK}0`, `${MARK}4`, `${MARK}2`, `${MARK}2`, `[1:kept][${process.cwd()}]`, `${MARK}0`]);
   });
 });

@@ -42,7 +42,7 @@
 import type { ClientChannel } from 'ssh2';
 import { CommandError, InputError } from '../errors.js';
 import type { ExecResult as ModuleExecResult } from '../modules/types.js';
-import { containedProblem } from './contained.js';
+import { containedProblem, scriptText } from './contained.js';
 import { isSimpleCommand, join, raw, runsInPlace, sh, ShellCommand } from './quote.js';
 
 export interface ExecResult extends ModuleExecResult {
@@ -69,10 +69,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Builds the script text for one command (the sentinel included). */
 export function frameCommand(cmd: ShellCommand, marker: string, delimiter: string, opts: RunOptions, guard?: SequenceGuard): string {
-  // One of our own scripts written as a function body (contained.ts): it runs as one,
-  // in the shell itself where nothing else asks for a subshell, else in the subshell.
+  // One of our own scripts written as a function body (contained.ts) runs as one: in the
+  // shell itself where the lint finds nothing and nothing else asks for a subshell, else
+  // in the subshell (where an `exit` the lint refused ends only the subshell).
   const asFunction = cmd.contained && containedProblem(cmd.text) === undefined;
-  if (cmd.contained && !asFunction) cmd = new ShellCommand(cmd.text);
+  const script = scriptText(cmd);
+  if (cmd.contained) cmd = new ShellCommand(script);
   const parts: ShellCommand[] = [];
   let timeout: ShellCommand | undefined;
   if (opts.cwd !== undefined) parts.push(sh`cd -- ${opts.cwd} || exit`);
@@ -80,9 +82,6 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
     if (!ENV_NAME.test(k)) throw new InputError(`bad environment variable name ${JSON.stringify(k)}`);
     parts.push(sh`export ${k}=${v}`);
   }
-  // defined and called (elsewhere than in the shell itself too: it ends with `return`)
-  const called = asFunction ? sh`__ul_c() {${raw('\n' + cmd.text + '\n')}}; __ul_c` : undefined;
-  const script = called?.text ?? cmd.text;
   if (opts.timeoutMs !== undefined) {
     if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) throw new InputError(`bad timeout ${opts.timeoutMs} ms`);
     const secs = (Math.max(opts.timeoutMs, 1) / 1000).toFixed(3);
@@ -104,7 +103,7 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
   // place or in a subshell, finds its programs along PATH as a new shell would.
   const inPlace = b64 === undefined && opts.cwd === undefined && Object.keys(opts.env ?? {}).length === 0 && (timeout !== undefined || runsInPlace(cmd) || asFunction);
   let run = inPlace
-    ? sh`${timeout ?? called ?? cmd} </dev/null; __ul_rc=$?; hash -r`
+    ? sh`${timeout ?? cmd} </dev/null; __ul_rc=$?; hash -r`
     : b64 !== undefined
       ? sh`base64 -d <<'${delimiter}' | ( ${body} ); __ul_rc=$?`
       : sh`( ${body} ) </dev/null; __ul_rc=$?`;
