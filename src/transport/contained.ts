@@ -83,7 +83,7 @@ export function containedProblem(script: string): string | undefined {
   for (let i = expanded.indexOf('$(('); i >= 0; i = expanded.indexOf('$((', i + 3)) {
     let inner: string;
     try {
-      inner = expanded.slice(i + 3, skipParens(expanded, i + 1) - 2);
+      inner = expanded.slice(i + 3, skipNested(expanded, i + 1) - 2);
     } catch (e) {
       return (e as Error).message;
     }
@@ -230,13 +230,13 @@ function tokenize(s: string): Token[] {
     }
     if (c === '`') throw new Error('a backquote');
     if (c === '$' && s[i + 1] === '(') {
-      const j = skipParens(s, i + 1);
+      const j = skipNested(s, i + 1);
       word += s.slice(i, j);
       i = j;
       continue;
     }
     if (c === '$' && s[i + 1] === '{') {
-      const j = skipBraces(s, i + 1);
+      const j = skipNested(s, i + 1);
       word += s.slice(i, j);
       i = j;
       continue;
@@ -333,16 +333,21 @@ function skipDouble(s: string, i: number): number {
     const c = s[j];
     if (c === '\\') j += 2;
     else if (c === '"') return j + 1;
-    else if (c === '$' && s[j + 1] === '(') j = skipParens(s, j + 1);
-    else if (c === '$' && s[j + 1] === '{') j = skipBraces(s, j + 1);
+    else if (c === '$' && s[j + 1] === '(') j = skipNested(s, j + 1);
+    else if (c === '$' && s[j + 1] === '{') j = skipNested(s, j + 1);
     else if (c === '`') throw new Error('a backquote');
     else j++;
   }
   throw new Error('an unterminated quote');
 }
 
-/** The index after the parenthesis that closes the one at `i` (quotes followed). */
-function skipParens(s: string, i: number): number {
+/**
+ * The index after the bracket that closes the `(` or `{` at `i` (of `$(`, `$((` or `${`):
+ * quotes followed, a `$(` or `${` inside skipped whole.
+ */
+function skipNested(s: string, i: number): number {
+  const open = s[i] as string;
+  const close = open === '(' ? ')' : '}';
   let depth = 0;
   let j = i;
   while (j < s.length) {
@@ -353,33 +358,12 @@ function skipParens(s: string, i: number): number {
       if (k < 0) throw new Error('an unterminated quote');
       j = k + 1;
     } else if (c === '"') j = skipDouble(s, j);
-    else if (c === '(') {
-      depth++;
-      j++;
-    } else if (c === ')') {
-      depth--;
+    else if (c === '$' && (s[j + 1] === '(' || s[j + 1] === '{')) j = skipNested(s, j + 1);
+    else if (c === open || c === close) {
+      depth += c === open ? 1 : -1;
       j++;
       if (depth === 0) return j;
     } else j++;
   }
-  throw new Error('an unterminated $(');
-}
-
-/** The index after the brace that closes the `{` at `i` (quotes followed). */
-function skipBraces(s: string, i: number): number {
-  let j = i + 1;
-  while (j < s.length) {
-    const c = s[j];
-    if (c === '\\') j += 2;
-    else if (c === "'") {
-      const k = s.indexOf("'", j + 1);
-      if (k < 0) throw new Error('an unterminated quote');
-      j = k + 1;
-    } else if (c === '"') j = skipDouble(s, j);
-    else if (c === '$' && s[j + 1] === '(') j = skipParens(s, j + 1);
-    else if (c === '$' && s[j + 1] === '{') j = skipBraces(s, j + 1);
-    else if (c === '}') return j + 1;
-    else j++;
-  }
-  throw new Error('an unterminated ${');
+  throw new Error(`an unterminated $${open}`);
 }
