@@ -187,6 +187,7 @@ function machineInfo() {
 // --- the lab --------------------------------------------------------------------------------
 let work; // temporary directory of this invocation
 let markerName; // underlay's unarchive marker name (dist/modules/unarchive.js), loaded by main
+let SERVICE_LIB; // the service module's shell functions (dist/modules/service.js), loaded by main
 
 function labDown() {
   const r = runSync([NODE, UNDERLAY, 'lab', 'down', '--name', LAB], { allowFail: true, timeoutMs: 300_000 });
@@ -291,7 +292,7 @@ function closeControlMasters() {
   }
 }
 
-/** The floor: a script per host (its values, then worker.sh) and a driver running them all. */
+/** The floor: a script per host (its values, the service module's functions, then worker.sh) and a driver running them all. */
 function floorDriver(lab) {
   const dir = join(work, 'floor');
   rmSync(dir, { recursive: true, force: true });
@@ -336,7 +337,7 @@ function floorDriver(lab) {
       ...files,
     };
     const script = join(dir, `${h.name}.sh`);
-    writeFileSync(script, Object.entries(vars).map(([k, v]) => `${k}=${q(v)}`).join('\n') + '\n' + body, { mode: 0o600 });
+    writeFileSync(script, Object.entries(vars).map(([k, v]) => `${k}=${q(v)}`).join('\n') + '\n' + SERVICE_LIB.text + '\n' + body, { mode: 0o600 });
     const ssh = ['ssh', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', `UserKnownHostsFile=${h.underlay_known_hosts_file}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=20', '-i', h.ansible_ssh_private_key_file, `${h.ansible_user}@${h.ansible_host}`, 'sh -s'];
     lines.push(`${ssh.map(q).join(' ')} <${q(script)} >${q(join(dir, `${h.name}.log`))} 2>&1 & pids="$pids $!"`);
   }
@@ -650,6 +651,7 @@ async function main() {
     return 6;
   }
   ({ markerName } = await import(new URL('../dist/modules/unarchive.js', import.meta.url).href));
+  ({ SERVICE_LIB } = await import(new URL('../dist/modules/service.js', import.meta.url).href));
   work = mkdtempSync(join(tmpdir(), 'underlay-bench-'));
   const t0 = Date.now();
   const machine = machineInfo();

@@ -3,7 +3,7 @@
  * of the service fact command (captured in a private mount namespace) -> exact actions.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,6 +45,13 @@ const runText = (d: Decision, i: number) => {
 };
 
 const DEMO = { name: 'ul-demo', exec: 'sleep 300', env: { A: 'b c' } };
+
+describe('the bench peers', () => {
+  it("the Ansible peer's ul-service.sh carries the module's shell functions as they are (the floor gets them from SERVICE_LIB itself)", () => {
+    const peer = readFileSync(join(__dirname, '..', '..', 'bench', 'peers', 'ansible', 'roles', 'worker', 'files', 'ul-service.sh'), 'utf8');
+    expect(peer).toContain(SERVICE_LIB.text);
+  });
+});
 
 describe('service (supervised): decide from captured facts', () => {
   it('its commands run in the remote shell itself (contained.ts): start, stop, reload, enable, the definition directory', () => {

@@ -68,6 +68,22 @@ export function scriptText(cmd: ShellCommand): string {
   return cmd.contained ? `__ul_c() {\n${cmd.text}\n}; __ul_c` : cmd.text;
 }
 
+/** The lint's verdicts by script text: a run sends the same scripts to many hosts. */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 500;
+
+/** Whether `cmd` runs in the persistent shell itself: contained, and the lint finds nothing. */
+export function runsAsFunction(cmd: ShellCommand): boolean {
+  if (!cmd.contained) return false;
+  let ok = verdicts.get(cmd.text);
+  if (ok === undefined) {
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    ok = containedProblem(cmd.text) === undefined;
+    verdicts.set(cmd.text, ok);
+  }
+  return ok;
+}
+
 /** Why `script` cannot run in the persistent shell itself, or undefined when it can. */
 export function containedProblem(script: string): string | undefined {
   // Anywhere but in single quotes, in double quotes and $(...) too (a false refusal costs

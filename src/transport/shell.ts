@@ -42,7 +42,7 @@
 import type { ClientChannel } from 'ssh2';
 import { CommandError, InputError } from '../errors.js';
 import type { ExecResult as ModuleExecResult } from '../modules/types.js';
-import { containedProblem, scriptText } from './contained.js';
+import { runsAsFunction, scriptText } from './contained.js';
 import { isSimpleCommand, join, raw, runsInPlace, sh, ShellCommand } from './quote.js';
 
 export interface ExecResult extends ModuleExecResult {
@@ -72,7 +72,7 @@ export function frameCommand(cmd: ShellCommand, marker: string, delimiter: strin
   // One of our own scripts written as a function body (contained.ts) runs as one: in the
   // shell itself where the lint finds nothing and nothing else asks for a subshell, else
   // in the subshell (where an `exit` the lint refused ends only the subshell).
-  const asFunction = cmd.contained && containedProblem(cmd.text) === undefined;
+  const asFunction = runsAsFunction(cmd);
   const script = scriptText(cmd);
   if (cmd.contained) cmd = new ShellCommand(script);
   const parts: ShellCommand[] = [];

@@ -15,7 +15,8 @@
 # marker file underlay's unarchive writes), OVS (`no` on a lab made --without-ovs: the
 # ovs-vsctl steps are left out, as underlay's run there leaves out the role's `ovs` tag),
 # and the controller's files base64-encoded: PLUGIN_B64 RELEASE_B64 EXEC_ARGS_B64
-# SERVICES_BOOT_B64 HAIRPIN_GUARD_B64.
+# SERVICES_BOOT_B64 HAIRPIN_GUARD_B64; then the service module's shell functions
+# (SERVICE_LIB in src/modules/service.ts).
 set -eu
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
@@ -68,34 +69,9 @@ mkdir -p /usr/local/lib/underlay
 echo "$HAIRPIN_GUARD_B64" | base64 -d >/usr/local/lib/underlay/hairpin-guard
 chmod 0755 /usr/local/lib/underlay/hairpin-guard
 
-# Services, supervised as underlay's service module does where systemd does not run.
-ul_stat() {
-  ul_a=$1
-  ul_s=
-  { IFS= read -r ul_s <"/proc/$ul_a/stat"; } 2>/dev/null
-  set -- ${ul_s##*") "}
-  if [ $# -lt 20 ]; then
-    # a command name holding a newline: the whole file
-    ul_s=$(cat "/proc/$ul_a/stat" 2>/dev/null)
-    set -- ${ul_s##*") "}
-  fi
-  [ $# -ge 20 ] || return 1
-  ul_state=$1
-  ul_since=${20}
-}
-ul_alive() {
-  [ -n "$2" ] && ul_stat "$1" || return 1
-  case $ul_state in Z|X|x) return 1 ;; esac
-  [ "$ul_since" = "$2" ]
-}
-ul_running() {
-  ul_p=
-  ul_t=
-  { IFS= read -r ul_p <"/run/underlay/$1.pid"; } 2>/dev/null
-  case $ul_p in ''|*[!0-9]*) return 1 ;; esac
-  { IFS= read -r ul_t <"/run/underlay/$1.start"; } 2>/dev/null
-  ul_alive "$ul_p" "$ul_t"
-}
+# Services, supervised as underlay's service module does where systemd does not run
+# (ul_stat, ul_alive, ul_running: the module's own functions, put in front of this
+# script by bench/run.js).
 # define NAME AFTER WORD...: the definition, the launcher and the enabled flag; AFTER is
 # the one service it starts after at boot, or - for none
 define() {
